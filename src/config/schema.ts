@@ -1,0 +1,94 @@
+// The shape of a Tenancy config, validated with zod; every field has one meaning and a default.
+import { z } from 'zod';
+import { ConnectionString, Secret } from './secret.ts';
+
+const identifier = /^[a-z_][a-z0-9_]{0,62}$/;
+const regionName = /^[a-z][a-z0-9-]{0,39}$/;
+
+const postgresUrl = z
+  .string()
+  .refine((value) => {
+    try {
+      const url = new URL(value);
+      return url.protocol === 'postgres:' || url.protocol === 'postgresql:';
+    } catch {
+      return false;
+    }
+  }, 'must be a postgres:// URL or "embedded"')
+  .transform((value) => new ConnectionString(value));
+
+const poolSchema = z
+  .object({
+    /** Connections to the region's shared database (catalog, schema and row tenants). */
+    shared: z.number().int().min(1).max(1000).default(10),
+    /** One ceiling for all tenant databases of `database` isolation together. */
+    tenantDatabases: z.number().int().min(1).max(10000).default(20),
+    idleMillis: z.number().int().min(100).default(30_000),
+    acquireTimeoutMillis: z.number().int().min(10).default(10_000),
+  })
+  .strict();
+
+const regionSchema = z
+  .object({
+    /** A Postgres URL of the region's shared database, or "embedded" for PGlite. */
+    database: z.union([z.literal('embedded'), postgresUrl]),
+    /** Where runtime (tenant) connections go, e.g. through a pooler; defaults to `database`. */
+    runtimeDatabase: postgresUrl.optional(),
+    /** The role tenant sessions run as: never superuser, owner or BYPASSRLS. */
+    runtimeRole: z.string().regex(identifier, 'must be a lowercase SQL identifier')
+      .default('tenancy_runtime'),
+    runtimePassword: z.string().min(1).transform((value) => new Secret(value)).optional(),
+    /** Prefix of tenant database names in `database` isolation. */
+    tenantDatabasePrefix: z
+      .string()
+      .regex(/^[a-z][a-z0-9_]{0,19}$/, 'must be a lowercase identifier of at most 20 characters')
+      .default('tenancy_'),
+    pool: poolSchema.prefault({}),
+    /** Embedded only: how many tenant PGlite databases stay open at once. */
+    maxOpenDatabases: z.number().int().min(1).max(64).default(4),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    /** The data folder: embedded databases, lock file, import checkpoints. */
+    dataDir: z.string().min(1).default('./.tenancy'),
+    regions: z
+      .record(z.string().regex(regionName, 'region names are lowercase slugs'), regionSchema)
+      .refine((regions) => Object.keys(regions).length > 0, 'name at least one region')
+      .default({ local: regionSchema.parse({ database: 'embedded' }) }),
+    /** The region whose shared database holds the catalog; defaults to the first region. */
+    catalogRegion: z.string().optional(),
+    defaultRegion: z.string().optional(),
+    defaultIsolation: z.enum(['database', 'schema', 'row']).default('row'),
+    server: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8080),
+        /** Largest page a list may return. */
+        maxPageSize: z.number().int().min(1).max(1000).default(100),
+      })
+      .strict()
+      .prefault({}),
+    /** Token for /admin routes; without one the admin routes answer 401. */
+    adminToken: z.string().min(16, 'must be at least 16 characters')
+      .transform((value) => new Secret(value)).optional(),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info'),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const names = Object.keys(config.regions);
+    for (const field of ['catalogRegion', 'defaultRegion'] as const) {
+      const value = config[field];
+      if (value !== undefined && !names.includes(value)) {
+        ctx.addIssue({ code: 'custom', path: [field], message: `no region named "${value}"` });
+      }
+    }
+  });
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type TenancyConfig = z.output<typeof configSchema>;
+export type RegionConfig = TenancyConfig['regions'][string];
+export type Isolation = TenancyConfig['defaultIsolation'];
+export const isolations: readonly Isolation[] = ['database', 'schema', 'row'];

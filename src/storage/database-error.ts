@@ -1,0 +1,24 @@
+// Turns a driver error into a TenancyError, keeping SQLSTATE and constraint but no query values.
+import { TenancyError, isTenancyError } from '../errors.ts';
+import { noTenantContextState } from './bootstrap.ts';
+
+interface DriverErrorFields {
+  code?: unknown;
+  constraint?: unknown;
+}
+
+export function toTenancyError(err: unknown, tenantId?: string): TenancyError {
+  if (isTenancyError(err)) return err;
+  const fields = (typeof err === 'object' && err !== null ? err : {}) as DriverErrorFields;
+  const sqlState = typeof fields.code === 'string' ? fields.code : undefined;
+  const constraint = typeof fields.constraint === 'string' ? fields.constraint : undefined;
+  const base = { tenantId, cause: err, sqlState, constraint };
+  if (sqlState === noTenantContextState) return new TenancyError('NO_TENANT_CONTEXT', base);
+  if (sqlState === '23505') return new TenancyError('ID_TAKEN', base);
+  if (err instanceof Error && err.name === 'AbortError') {
+    return new TenancyError('POOL_TIMEOUT', base);
+  }
+  if (fields.code === 'POOL_TIMEOUT') return new TenancyError('POOL_TIMEOUT', base);
+  if (fields.code === 'POOL_CLOSED') return new TenancyError('CLOSED', base);
+  return new TenancyError('DATABASE_ERROR', base);
+}
