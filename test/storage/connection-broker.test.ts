@@ -1,4 +1,5 @@
 // Checks the connection broker against a real Postgres server: ceiling, reuse, eviction, waits.
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +9,8 @@ import {
   type Lease,
 } from '../../src/storage/drivers/pg/connection-broker.ts';
 
-const baseUrl = process.env.TENANCY_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const baseUrl =
+  process.env.TENANCY_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const prefix = `tenancy_broker_${randomBytes(4).toString('hex')}`;
 const names = Array.from({ length: 30 }, (_, i) => `${prefix}_${i}`);
 const [dbA, dbB, dbC] = names as [string, string, string];
@@ -92,7 +94,20 @@ afterAll(async () => {
 
 describe('ConnectionBroker', () => {
   it('keeps 30 busy databases under a ceiling of 5 server connections', async () => {
-    const made = broker({ ceiling: 5 });
+    let peakAtConnect = 0;
+    const made = broker({
+      ceiling: 5,
+      // Counting right after each new backend starts catches an old one that has not gone yet.
+      connect: async (database) => {
+        const client = await connect(database);
+        const { rows } = await client.query<{ n: number }>(
+          'select count(*)::int as n from pg_stat_activity where starts_with(datname, $1)',
+          [prefix],
+        );
+        peakAtConnect = Math.max(peakAtConnect, (rows[0] as { n: number }).n);
+        return client;
+      },
+    });
     let running = true;
     let maxBackends = 0;
     let maxOpen = 0;
@@ -121,6 +136,8 @@ describe('ConnectionBroker', () => {
     expect(maxBackends).toBeGreaterThan(0);
     expect(maxBackends).toBeLessThanOrEqual(5);
     expect(maxOpen).toBeLessThanOrEqual(5);
+    expect(peakAtConnect).toBeGreaterThan(0);
+    expect(peakAtConnect).toBeLessThanOrEqual(5);
     expect(await total()).toBeLessThanOrEqual(5);
     const stats = made.stats();
     expect(stats).toMatchObject({ active: 0, waiting: 0 });
@@ -215,6 +232,73 @@ describe('ConnectionBroker', () => {
       fresh.release();
       expect(made.stats()).toEqual({ open: 1, idle: 1, active: 0, waiting: 0, databases: 1 });
     });
+
+  it('ignores a stale release of a lease whose connection was handed on', async () => {
+    const made = broker({ ceiling: 1 });
+    const first = await made.acquire(dbA);
+    first.release();
+    const second = await made.acquire(dbA);
+    expect(second.client).toBe(first.client);
+    first.release(); // late duplicate from the first holder must not free the second's lease
+    first.release(true);
+    expect(made.stats()).toEqual({ open: 1, idle: 0, active: 1, waiting: 0, databases: 1 });
+    const third = made.acquire(dbA);
+    await until(() => made.stats().waiting === 1);
+    expect(await settled(third)).toBe(false);
+    expect(await currentDatabase(second)).toBe(dbA); // still usable by its holder
+    second.release();
+    (await third).release();
+  });
+
+  it('does not keep the process alive while a waiter waits', async () => {
+    // Only the acquire timer exists here (connect never settles), so the child must exit early.
+    const script = [
+      "import { ConnectionBroker } from './src/storage/drivers/pg/connection-broker.ts';",
+      'const broker = new ConnectionBroker({ ceiling: 1, idleMillis: 60000,',
+      '  acquireTimeoutMillis: 60000, connect: () => new Promise(() => {}) });',
+      'broker.acquire("a").catch(() => {}); broker.acquire("b").catch(() => {});',
+    ].join('\n');
+    const started = Date.now();
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script],
+      { cwd: process.cwd(), stdio: 'inherit' });
+    const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    clearTimeout(killer);
+    expect(code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(20_000);
+  }, 30_000);
+
+  it('opens a replacement only after the old backend has gone', async () => {
+    let peakAtConnect = 0;
+    const made = broker({
+      ceiling: 2,
+      connect: async (database) => {
+        const client = await connect(database);
+        // A slow goodbye widens the window in which a too-early replacement would show up.
+        const end = client.end.bind(client);
+        (client as { end: () => Promise<void> }).end = async () => {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          await end();
+        };
+        const { rows } = await client.query<{ n: number }>(
+          'select count(*)::int as n from pg_stat_activity where starts_with(datname, $1)',
+          [prefix],
+        );
+        peakAtConnect = Math.max(peakAtConnect, (rows[0] as { n: number }).n);
+        return client;
+      },
+    });
+    for (const name of names.slice(0, 6)) (await made.acquire(name)).release(); // evictions
+    const held = await made.acquire(dbA);
+    const other = await made.acquire(dbB);
+    const waiting = made.acquire(dbC);
+    await until(() => made.stats().waiting === 1);
+    held.release(true); // destroy: the waiter must wait for the backend to exit
+    (await waiting).release();
+    other.release();
+    expect(peakAtConnect).toBeGreaterThan(0);
+    expect(peakAtConnect).toBeLessThanOrEqual(2);
+  });
 
   it('rejects only the waiter whose connect fails and frees its slot', async () => {
     const made = broker({ ceiling: 1 });

@@ -163,10 +163,8 @@ export class ConnectionBroker {
 
   #evictable(except: string): Conn | undefined {
     for (const [name, db] of this.#dbs) {
-      if (name === except || db.idle.length === 0) continue;
-      const victim = db.idle.shift() as Conn;
-      clearTimeout(victim.timer);
-      return victim;
+      const victim = name === except ? undefined : db.idle.shift(); // oldest of that database
+      if (victim) return victim;
     }
     return undefined;
   }
@@ -177,16 +175,16 @@ export class ConnectionBroker {
     this.#track((async () => {
       // Wait for the old backend to go so the server never sees more than the ceiling.
       if (victim) await this.#end(victim);
+      let client: pg.Client | undefined;
       try {
-        const client = await this.#options.connect(database);
-        this.#db(database).connecting--;
-        this.#hand(this.#adopt(client, database), waiter);
+        client = await this.#options.connect(database);
       } catch (err) {
-        this.#db(database).connecting--;
-        this.#slots--;
-        waiter.finish(undefined, err);
-        this.#prune(database);
+        waiter.finish(undefined, err); // only this waiter fails; the slot goes to the next one
       }
+      this.#db(database).connecting--;
+      if (client) this.#hand(this.#adopt(client, database), waiter);
+      else this.#slots--;
+      this.#prune(database);
       this.#drain();
     })());
   }
@@ -240,9 +238,7 @@ export class ConnectionBroker {
   #dropIdle(conn: Conn): void {
     const idle = this.#dbs.get(conn.database)?.idle ?? [];
     const i = idle.indexOf(conn);
-    if (i < 0) return;
-    idle.splice(i, 1);
-    this.#retire(conn);
+    if (i >= 0) this.#retire(idle.splice(i, 1)[0] as Conn);
   }
 
   /** Ends a connection that holds a slot of its own and frees the slot once it is gone. */
