@@ -3,6 +3,7 @@
 export const errorCatalogue = {
   CONFIG_INVALID: { status: 500, message: 'configuration is invalid: {detail}' },
   VALIDATION_FAILED: { status: 400, message: 'request is invalid: {detail}' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'request body is larger than the limit' },
   TENANT_ID_INVALID: {
     status: 400,
     message: 'tenant id is invalid: {detail}',

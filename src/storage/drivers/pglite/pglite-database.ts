@@ -12,7 +12,8 @@ function wrap(tx: Transaction): Queryable {
   return {
     async query<R extends object>(sql: string, params?: readonly unknown[]) {
       const result = await tx.query<R>(sql, params as unknown[] | undefined);
-      return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+      // PGlite reports 0 affected rows for a SELECT; pg counts the rows it returned.
+      return { rows: result.rows, rowCount: result.affectedRows || result.rows.length };
     },
     async exec(sql: string) {
       await tx.exec(sql);

@@ -1,0 +1,104 @@
+// The HTTP service: a Fastify app over one Tenancy; tenant routes in /v1, operator ones in /admin.
+import Fastify, {
+  LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import type { Tenancy } from '../tenancy.ts';
+import { adminRoutes } from './admin-routes.ts';
+import { adminAuthentication, tenantAuthentication } from './auth.ts';
+import { conversationRoutes } from './conversation-routes.ts';
+import { documentRoutes } from './document-routes.ts';
+import { failureOf, installErrorHandling, sendError } from './error-reply.ts';
+import { createHttpLogger, type HttpLoggerOptions } from './logger.ts';
+import { registerOpenApi } from './openapi.ts';
+import { requestId } from './request-id.ts';
+import { zodValidatorCompiler } from './schemas.ts';
+
+export interface AppOptions {
+  /** pino options (plus `stream`), or false for no logging; defaults to the config's level. */
+  logger?: HttpLoggerOptions | false;
+  /** Token of the /admin routes; defaults to the config's `adminToken`. None: admin is closed. */
+  adminToken?: string;
+}
+
+/** Large enough for a document of 10 MB of text plus its JSON escaping. */
+export const bodyLimit = 12 * 1024 * 1024;
+
+// Object ids are at most 128 characters, so a longer segment names nothing; it still goes
+// through authentication and the store, which answers NOT_FOUND like for any unknown id.
+const maxParamLength = 2048;
+
+function routeOf(request: FastifyRequest): string | null {
+  try {
+    return request.routeOptions.url ?? null;
+  } catch {
+    return null;
+  }
+}
+
+// The one line each request leaves: what was asked (route pattern, never the URL with its ids
+// and query), how it ended and how long it took.
+function logCompletion(request: FastifyRequest, reply: FastifyReply): void {
+  const code = failureOf(request);
+  request.log.info({
+    method: request.method,
+    route: routeOf(request),
+    statusCode: reply.statusCode,
+    durationMs: Math.round(reply.elapsedTime * 10) / 10,
+    ...(code === undefined ? {} : { code }),
+  }, 'request completed');
+}
+
+/**
+ * Builds the service over an open Tenancy. The app does not own the Tenancy: closing the app
+ * leaves it open.
+ *
+ * @example
+ * const app = buildApp(tenancy, { adminToken: process.env.ADMIN_TOKEN });
+ * await app.inject({ method: 'GET', url: '/v1/conversations',
+ *   headers: { authorization: `Bearer ${apiKey.secret}` } });
+ * // one session of the key's tenant: BEGIN; set_config(…); SELECT … LIMIT 51; COMMIT
+ */
+export function buildApp(tenancy: Tenancy, options: AppOptions = {}): FastifyInstance {
+  const logger = options.logger === false
+    ? undefined
+    : createHttpLogger(options.logger ?? { level: tenancy.config.logLevel });
+  const adminToken = options.adminToken ?? tenancy.config.adminToken?.reveal();
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger | undefined,
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: requestId,
+    bodyLimit,
+    routerOptions: { maxParamLength },
+    // Requests that reach a closing app are still served (the Tenancy closes after the app),
+    // rather than answered with Fastify's own 503 body, which is not our error shape.
+    return503OnClosing: false,
+    frameworkErrors: (err, request, reply) => {
+      sendError(err, request, reply);
+      logCompletion(request, reply);
+    },
+  }) as unknown as FastifyInstance;
+
+  app.setValidatorCompiler(zodValidatorCompiler);
+  installErrorHandling(app);
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => logCompletion(request, reply));
+
+  registerOpenApi(app);
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+
+  void app.register(async (scope) => {
+    scope.addHook('onRequest', tenantAuthentication(tenancy));
+    await scope.register(conversationRoutes(tenancy));
+    await scope.register(documentRoutes(tenancy));
+  }, { prefix: '/v1' });
+
+  void app.register(async (scope) => {
+    scope.addHook('onRequest', adminAuthentication(adminToken));
+    await scope.register(adminRoutes(tenancy));
+  }, { prefix: '/admin' });
+
+  return app;
+}
