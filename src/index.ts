@@ -11,6 +11,8 @@ export type { Tenant, TenantStatus } from './tenants/catalog.ts';
 export type { Migration, MigrationContext } from './storage/migrations.ts';
 export { builtinMigrations } from './stores/model-migrations.ts';
 export type { TenantSession } from './storage/session.ts';
-export type { Conversation, ConversationWithMessages, Message, Page } from './stores/conversations.ts';
+export type {
+  Conversation, ConversationWithMessages, Message, Page,
+} from './stores/conversations.ts';
 export type { TenantDocument, DocumentSummary } from './stores/documents.ts';
 export type { LogEvent, LogHook } from './log.ts';

@@ -21,7 +21,7 @@ export interface OpenOptions {
   /** Tenant-table migrations; defaults to the built-in model. Append to extend it. */
   migrations?: readonly Migration[];
   log?: LogHook;
-  /** Named in the lock file of an embedded data folder, so a second process can say who holds it. */
+  /** Named in an embedded data folder's lock file, so a second process can say who holds it. */
   command?: string;
   /** Apply pending tenant migrations while opening (default true). */
   migrate?: boolean;
@@ -147,7 +147,9 @@ export class Tenancy {
   /** Applies pending migrations to every tenant that lacks them. */
   async migrate(): Promise<{ migrated: TenantId[]; version: number }> {
     const { migrated } = await this.#lifecycle.migrateAll();
-    if (migrated.length > 0) this.#log({ level: 'info', event: 'migrated', count: migrated.length });
+    if (migrated.length > 0) {
+      this.#log({ level: 'info', event: 'migrated', count: migrated.length });
+    }
     return { migrated, version: latestVersion(this.migrations) };
   }
 

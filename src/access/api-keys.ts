@@ -68,7 +68,8 @@ CREATE INDEX IF NOT EXISTS api_keys_tenant ON tenancy.api_keys (tenant_id);`);
     const [, keyId, secret] = match as unknown as [string, string, string];
     const result = await this.db.transaction('admin', (tx) =>
       tx.query<{ tenant_id: string; secret_hash: Buffer | Uint8Array }>(
-        'SELECT tenant_id, secret_hash FROM tenancy.api_keys WHERE key_id = $1 AND revoked_at IS NULL',
+        `SELECT tenant_id, secret_hash FROM tenancy.api_keys
+          WHERE key_id = $1 AND revoked_at IS NULL`,
         [keyId],
       ),
     );
@@ -93,7 +94,8 @@ CREATE INDEX IF NOT EXISTS api_keys_tenant ON tenancy.api_keys (tenant_id);`);
   async revokeAll(tenantId: TenantId): Promise<number> {
     const result = await this.db.transaction('admin', (tx) =>
       tx.query(
-        'UPDATE tenancy.api_keys SET revoked_at = now() WHERE tenant_id = $1 AND revoked_at IS NULL',
+        `UPDATE tenancy.api_keys SET revoked_at = now()
+          WHERE tenant_id = $1 AND revoked_at IS NULL`,
         [tenantId],
       ),
     );

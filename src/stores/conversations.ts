@@ -157,7 +157,8 @@ export class ConversationStore {
           SET title = coalesce($2, title), metadata = coalesce($3::jsonb, metadata),
               updated_at = now()
         WHERE id = $1 RETURNING ${conversationColumns}`,
-      [id, value.title ?? null, value.metadata === undefined ? null : JSON.stringify(value.metadata)],
+      [id, value.title ?? null,
+        value.metadata === undefined ? null : JSON.stringify(value.metadata)],
     );
     const row = updated.rows[0];
     return row === undefined ? undefined : toConversation(row);

@@ -30,7 +30,8 @@ interface TenantRow {
   updated_at: Date;
 }
 
-const columns = 'id, display_name, region, isolation, status, schema_version, created_at, updated_at';
+const columns =
+  'id, display_name, region, isolation, status, schema_version, created_at, updated_at';
 
 function toTenant(row: TenantRow): Tenant {
   return {

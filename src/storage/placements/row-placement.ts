@@ -17,7 +17,8 @@ export class RowPlacement implements Placement {
   /** The shared tables migrate once for all row tenants. */
   async prepare(migrations: readonly Migration[]): Promise<void> {
     const db = this.driver.shared;
-    this.#version = await migrateLayout(db, sharedSchema, this.driver.runtimeRole, migrations, true);
+    const role = this.driver.runtimeRole;
+    this.#version = await migrateLayout(db, sharedSchema, role, migrations, true);
   }
 
   locate(): TenantStorage {

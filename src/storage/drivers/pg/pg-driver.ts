@@ -91,8 +91,7 @@ export class PgRegionDriver implements RegionDriver {
         await lease.client.query('COMMIT');
       }
       await lease.client.query(helperSchemaSql(this.runtimeRole));
-      const db = quoteIdent(this.shared.name);
-      await lease.client.query(`GRANT CONNECT ON DATABASE ${db} TO ${quoteIdent(this.runtimeRole)}`);
+      await lease.client.query(this.#grantConnectSql(this.shared.name));
     } finally {
       lease.release();
     }
@@ -109,7 +108,7 @@ export class PgRegionDriver implements RegionDriver {
     const db = quoteIdent(name);
     await this.#adminPool.query(`CREATE DATABASE ${db}`);
     await this.#adminPool.query(`REVOKE ALL ON DATABASE ${db} FROM PUBLIC`);
-    await this.#adminPool.query(`GRANT CONNECT ON DATABASE ${db} TO ${quoteIdent(this.runtimeRole)}`);
+    await this.#adminPool.query(this.#grantConnectSql(name));
     const lease = await this.#adminClient(name);
     try {
       await lease.client.query(helperSchemaSql(this.runtimeRole));
@@ -131,7 +130,13 @@ export class PgRegionDriver implements RegionDriver {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([this.#broker.close(), this.#adminPool.end(), this.#runtimePool.end()]);
+    await Promise.allSettled([
+      this.#broker.close(), this.#adminPool.end(), this.#runtimePool.end(),
+    ]);
+  }
+
+  #grantConnectSql(database: string): string {
+    return `GRANT CONNECT ON DATABASE ${quoteIdent(database)} TO ${quoteIdent(this.runtimeRole)}`;
   }
 
   /** The runtime role's URL for `database`; a configured runtimeDatabase keeps its own user. */
