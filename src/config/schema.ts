@@ -28,6 +28,46 @@ const poolSchema = z
   })
   .strict();
 
+const secret = z.string().min(1).transform((value) => new Secret(value));
+
+/** Where a region's root key lives. The embedded default is a key file in the data folder. */
+const keyProviderSchema = z.discriminatedUnion('provider', [
+  z.object({
+    provider: z.literal('local'),
+    /** Key file (created with mode 0600 on first run); default `<dataDir>/keys/<region>.root`. */
+    file: z.string().min(1).optional(),
+    /** Name of an env var holding the root key (base64 of 32 bytes) instead of a file. */
+    env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an env var name').optional(),
+  }).strict(),
+  z.object({
+    provider: z.literal('pkcs11'),
+    /** Path of the PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so. */
+    module: z.string().min(1),
+    tokenLabel: z.string().min(1),
+    pin: secret,
+    /** Label of the root key object in the token; created on first use. */
+    keyLabel: z.string().min(1).default('tenancy-root'),
+  }).strict(),
+  z.object({
+    provider: z.literal('aws-kms'),
+    keyId: z.string().min(1),
+    awsRegion: z.string().min(1),
+    /** Only for a KMS-compatible endpoint other than AWS's own. */
+    endpoint: z.url().optional(),
+    accessKeyId: z.string().min(1).optional(),
+    secretAccessKey: secret.optional(),
+  }).strict(),
+  z.object({
+    provider: z.literal('vault-transit'),
+    address: z.url(),
+    token: secret,
+    mount: z.string().regex(/^[a-z0-9_-]+$/).default('transit'),
+    keyName: z.string().regex(/^[A-Za-z0-9_-]+$/),
+  }).strict(),
+]);
+
+export type KeyProviderConfig = z.output<typeof keyProviderSchema>;
+
 const regionSchema = z
   .object({
     /** A Postgres URL of the region's shared database, or "embedded" for PGlite. */
@@ -37,7 +77,7 @@ const regionSchema = z
     /** The role tenant sessions run as: never superuser, owner or BYPASSRLS. */
     runtimeRole: z.string().regex(identifier, 'must be a lowercase SQL identifier')
       .default('tenancy_runtime'),
-    runtimePassword: z.string().min(1).transform((value) => new Secret(value)).optional(),
+    runtimePassword: secret.optional(),
     /** Prefix of tenant database names in `database` isolation. */
     tenantDatabasePrefix: z
       .string()
@@ -46,6 +86,8 @@ const regionSchema = z
     pool: poolSchema.prefault({}),
     /** Embedded only: how many tenant PGlite databases stay open at once. */
     maxOpenDatabases: z.number().int().min(1).max(64).default(4),
+    /** The region's key provider: it wraps the master keys of the tenants pinned here. */
+    keys: keyProviderSchema.prefault({ provider: 'local' }),
   })
   .strict();
 
