@@ -16,3 +16,23 @@ export type {
 } from './stores/conversations.ts';
 export type { TenantDocument, DocumentSummary } from './stores/documents.ts';
 export type { LogEvent, LogHook } from './log.ts';
+export type {
+  CheckReport, DoctorReport, Finding, InspectedDatabase,
+} from './access/doctor/types.ts';
+export { DocumentVectors } from './stores/document-vectors.ts';
+export type { EmbeddingSettings, SearchHit } from './stores/document-vectors.ts';
+export type {
+  BulkDocumentsInput, EmbeddedDocumentInput, Metric, SearchInput,
+} from './stores/vector-inputs.ts';
+export { localEmbedding } from './embeddings/hashed-ngrams.ts';
+export type { LocalEmbeddingOptions } from './embeddings/hashed-ngrams.ts';
+export { KeyOperations } from './key-operations.ts';
+export type {
+  KeyStatus, KeyringStatus, ReencryptOptions, ReencryptProgress, RootRotation, ValuePlace,
+} from './key-operations.ts';
+export type { DeleteOptions } from './tenancy.ts';
+export type { DeletionRecord } from './tenants/tenant-keys.ts';
+export type { EncryptedField } from './crypto/encrypted-fields.ts';
+export type { DeclaredCrypto, RowId } from './crypto/declared-crypto.ts';
+export type { KeyProvider, WrapContext, WrappedKey } from './crypto/key-provider.ts';
+export { LocalKeyProvider } from './crypto/providers/local/local-provider.ts';

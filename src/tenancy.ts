@@ -1,21 +1,38 @@
 // The facade: Tenancy.open(config) wires config, regions, catalog, keys and sessions together.
 import { resolve } from 'node:path';
 import { ApiKeys, type ApiKeyInfo, type IssuedApiKey } from './access/api-keys.ts';
+import {
+  AuditLog, keyResource, tenantResource, type AuditActor, type AuditContext,
+} from './access/audit-log.ts';
+import {
+  TenantLimits, type LimitChange, type TenantLimitsView,
+} from './access/tenant-limits.ts';
+import { doctorRegions, runDoctor } from './access/doctor/doctor.ts';
+import type { DoctorReport } from './access/doctor/types.ts';
 import { isParsedConfig, parseConfig } from './config/load.ts';
 import type { ConfigInput, TenancyConfig } from './config/schema.ts';
+import { DeclaredCrypto } from './crypto/declared-crypto.ts';
+import { EncryptedFields, type EncryptedField } from './crypto/encrypted-fields.ts';
+import type { KeyProvider } from './crypto/key-provider.ts';
 import { TenancyError } from './errors.ts';
+import { KeyOperations, openTenantKeys } from './key-operations.ts';
 import { silent, type LogHook } from './log.ts';
 import { DataFolderLock } from './storage/data-folder-lock.ts';
+import type { Database } from './storage/driver.ts';
 import { checkMigrations, latestVersion, type Migration } from './storage/migrations.ts';
 import { RegionStorage } from './storage/region.ts';
 import { runSession, type TenantSession } from './storage/session.ts';
 import { ConversationStore } from './stores/conversations.ts';
 import { DocumentStore } from './stores/documents.ts';
+import { DocumentVectors } from './stores/document-vectors.ts';
 import { builtinMigrations } from './stores/model-migrations.ts';
 import { parseTenantId, type TenantId } from './tenant-id.ts';
 import { Catalog, type ListTenantsOptions, type Tenant } from './tenants/catalog.ts';
 import { TenantLifecycle, type CreateTenantInput } from './tenants/lifecycle.ts';
 import { TenantCache } from './tenants/tenant-cache.ts';
+import type { DeletionRecord, TenantKeys } from './tenants/tenant-keys.ts';
+import { createJobQueue } from './jobs/create-queue.ts';
+import { Jobs } from './jobs/jobs.ts';
 
 export interface OpenOptions {
   /** Tenant-table migrations; defaults to the built-in model. Append to extend it. */
@@ -25,6 +42,15 @@ export interface OpenOptions {
   command?: string;
   /** Apply pending tenant migrations while opening (default true). */
   migrate?: boolean;
+  /** Who the audit log names for operations that name no actor (default `system`). */
+  actor?: AuditActor;
+  /**
+   * Columns of your own tables that hold envelopes, sealed and opened through `scope.crypto`
+   * and covered by `keys reencrypt` and `keys retire`, like the built-in ones.
+   */
+  encryptedFields?: readonly EncryptedField[];
+  /** Key providers by region name, in place of the configured ones (yours, or a test's). */
+  keyProviders?: Readonly<Record<string, KeyProvider>>;
 }
 
 /** What `withTenant` hands to its callback: stores and SQL bound to one tenant. */
@@ -32,7 +58,11 @@ export interface TenantScope {
   readonly tenantId: TenantId;
   readonly conversations: ConversationStore;
   readonly documents: DocumentStore;
+  /** Embeddings of the documents and nearest-neighbour search over them. */
+  readonly vectors: DocumentVectors;
   readonly session: TenantSession;
+  /** Seal and open values of the declared encrypted fields under the tenant's keys. */
+  readonly crypto: DeclaredCrypto;
 }
 
 export interface CreatedTenant {
@@ -44,6 +74,16 @@ export class Tenancy {
   readonly config: TenancyConfig;
   readonly tenants: TenantOperations;
   readonly apiKeys: ApiKeyOperations;
+  /** The append-only audit log: `record` events of your own, `list` to read them back. */
+  readonly audit: AuditLog;
+  /** Per-tenant limits: the config's defaults and each tenant's overrides. */
+  readonly limits: TenantLimits;
+  /** Background jobs that carry their tenant and run in its scope. */
+  readonly jobs: Jobs<TenantScope>;
+  /** Tenant encryption keys: status, rotation, re-encryption, retirement, root rotation. */
+  readonly keys: KeyOperations;
+  readonly #tenantKeys: TenantKeys;
+  readonly #fields: EncryptedFields;
   readonly #regions: Map<string, RegionStorage>;
   readonly #lifecycle: TenantLifecycle;
   readonly #cache: TenantCache;
@@ -60,8 +100,15 @@ export class Tenancy {
     lock: DataFolderLock | undefined;
     migrations: readonly Migration[];
     log: LogHook;
+    catalogRegion: string;
+    catalogDb: Database;
+    actor: AuditActor;
+    tenantKeys: TenantKeys;
+    fields: EncryptedFields;
   }) {
     this.config = parts.config;
+    this.#tenantKeys = parts.tenantKeys;
+    this.#fields = parts.fields;
     this.#regions = parts.regions;
     this.#lock = parts.lock;
     this.#log = parts.log;
@@ -74,10 +121,45 @@ export class Tenancy {
       migrations: parts.migrations,
       defaultRegion: parts.config.defaultRegion ?? (regionNames[0] as string),
       defaultIsolation: parts.config.defaultIsolation,
-      onChange: (id) => this.#cache.forget(id),
+      onChange: (id) => {
+        this.#cache.forget(id);
+        void parts.tenantKeys.forget(id);
+      },
+      keys: parts.tenantKeys,
     });
-    this.tenants = new TenantOperations(this.#lifecycle, parts.catalog, parts.keys, parts.log);
-    this.apiKeys = new ApiKeyOperations(parts.keys, this.#lifecycle);
+    const shared = new Map([...parts.regions].map(([name, r]) => [name, r.driver.shared]));
+    const runtimeRole = (name: string): string =>
+      (parts.regions.get(name) as RegionStorage).driver.runtimeRole;
+    this.audit = new AuditLog({
+      regions: shared, catalogRegion: parts.catalogRegion, runtimeRole, log: parts.log,
+      defaultActor: parts.actor,
+      regionOf: async (id) => (await this.#cache.get(id))?.region,
+    });
+    this.limits = new TenantLimits(parts.catalogDb, parts.config.limits);
+    this.jobs = new Jobs<TenantScope>({
+      adapter: createJobQueue(parts.config.jobs, {
+        regions: shared, runtimeRole,
+        onError: () => parts.log({ level: 'error', event: 'jobs.queue_unreachable' }),
+      }),
+      regionOf: async (id) => {
+        const tenant = await this.#cache.get(id);
+        return tenant?.status === 'active' || tenant?.status === 'suspended'
+          ? tenant.region : undefined;
+      },
+      runAsTenant: (id, fn) => this.withTenant(id, fn),
+      log: parts.log,
+    });
+    this.tenants = new TenantOperations(this.#lifecycle, parts.catalog, parts.keys, parts.log,
+      this.audit, this.limits, parts.tenantKeys);
+    this.keys = new KeyOperations({
+      keys: parts.tenantKeys,
+      fields: parts.fields,
+      audit: this.audit,
+      tenant: (id) => this.#lifecycle.get(id),
+      session: (tenant, fn) => runSession(this.#lifecycle.region(tenant.region)
+        .placement(tenant.isolation).locate(tenant.id), tenant.id, fn),
+    });
+    this.apiKeys = new ApiKeyOperations(parts.keys, this.#lifecycle, this.audit);
   }
 
   /**
@@ -89,17 +171,20 @@ export class Tenancy {
     const parsed = isParsedConfig(config) ? config : parseConfig(config ?? {});
     const migrations = options.migrations ?? builtinMigrations;
     checkMigrations(migrations);
+    const fields = new EncryptedFields(options.encryptedFields);
     const dataDir = resolve(parsed.dataDir);
     const embedded = Object.values(parsed.regions).some((r) => r.database === 'embedded');
     const lock = embedded
       ? DataFolderLock.acquire(dataDir, options.command ?? 'library')
       : undefined;
     const regions = new Map<string, RegionStorage>();
+    let tenantKeys: TenantKeys | undefined;
     try {
       for (const [name, regionConfig] of Object.entries(parsed.regions)) {
         regions.set(name, new RegionStorage(name, regionConfig, dataDir));
       }
       for (const region of regions.values()) await region.open(migrations);
+      tenantKeys = await openTenantKeys(parsed, regions, dataDir, options.keyProviders);
       const catalogRegion = parsed.catalogRegion ?? (regions.keys().next().value as string);
       const catalogDb = (regions.get(catalogRegion) as RegionStorage).driver.shared;
       const catalog = new Catalog(catalogDb);
@@ -108,10 +193,15 @@ export class Tenancy {
       await keys.prepare();
       const tenancy = new Tenancy({
         config: parsed, regions, catalog, keys, lock, migrations, log: options.log ?? silent,
+        catalogRegion, catalogDb, actor: options.actor ?? { kind: 'system' }, tenantKeys, fields,
       });
-      if (options.migrate !== false) await tenancy.migrate();
+      await tenancy.audit.prepare();
+      await tenancy.limits.prepare();
+      await tenancy.jobs.adapter.prepare();
+      if (options.migrate !== false) await tenancy.#migrate(undefined, true);
       return tenancy;
     } catch (err) {
+      await tenantKeys?.close();
       await Promise.allSettled([...regions.values()].map((region) => region.close()));
       lock?.release();
       throw err;
@@ -136,21 +226,50 @@ export class Tenancy {
     const tenant = await this.#activeTenant(parseTenantId(id));
     const region = this.#lifecycle.region(tenant.region);
     const storage = region.placement(tenant.isolation).locate(tenant.id);
+    const { statementTimeoutMillis } = await this.limits.of(tenant.id);
+    const cipher = await this.#tenantKeys.cipher(tenant);
+    const fields = this.#fields;
+    const vectorDefaults = this.config.vectors;
     return runSession(storage, tenant.id, (session) => fn({
       tenantId: tenant.id,
       session,
-      conversations: new ConversationStore(session),
-      documents: new DocumentStore(session),
-    }), options);
+      conversations: new ConversationStore(session, cipher),
+      documents: new DocumentStore(session, cipher),
+      crypto: new DeclaredCrypto(cipher, fields),
+      get vectors() {
+        return new DocumentVectors(session, this.documents, vectorDefaults);
+      },
+    }), { ...options, statementTimeoutMillis });
   }
 
   /** Applies pending migrations to every tenant that lacks them. */
-  async migrate(): Promise<{ migrated: TenantId[]; version: number }> {
-    const { migrated } = await this.#lifecycle.migrateAll();
-    if (migrated.length > 0) {
-      this.#log({ level: 'info', event: 'migrated', count: migrated.length });
-    }
-    return { migrated, version: latestVersion(this.migrations) };
+  migrate(context?: AuditContext): Promise<{ migrated: TenantId[]; version: number }> {
+    return this.#migrate(context, false);
+  }
+
+  // The migration run by open() is audited only when it changed something.
+  async #migrate(context: AuditContext | undefined, onOpen: boolean):
+    Promise<{ migrated: TenantId[]; version: number }> {
+    return this.audit.audited({ ...context, action: 'migrate' }, async () => {
+      const { migrated } = await this.#lifecycle.migrateAll();
+      if (migrated.length > 0) {
+        this.#log({ level: 'info', event: 'migrated', count: migrated.length });
+      }
+      return { migrated, version: latestVersion(this.migrations) };
+    }, (done) => onOpen && done.migrated.length === 0 ? null : {
+      resource: `version:${done.version}`,
+      detail: `${done.migrated.length} tenant(s) migrated`,
+    });
+  }
+
+  /**
+   * Inspects the live deployment for isolation faults: row-level security on every tenant table
+   * of every layout, the runtime role, views, SECURITY DEFINER functions, tenant indexes,
+   * privileges and the server version. Reads only; `ok` is false when anything is wrong.
+   */
+  async doctor(): Promise<DoctorReport> {
+    if (this.#closed) throw new TenancyError('CLOSED');
+    return runDoctor(await doctorRegions(this.#regions, (options) => this.tenants.list(options)));
   }
 
   /** The region storage a tenant lives in; used by operations that work below the stores. */
@@ -161,6 +280,10 @@ export class Tenancy {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // Workers stop and queued audit events are written while the databases are still open.
+    await this.jobs.close().catch(() => undefined);
+    await this.audit.close().catch(() => undefined);
+    await this.#tenantKeys.close();
     await Promise.allSettled([...this.#regions.values()].map((region) => region.close()));
     this.#lock?.release();
   }
@@ -176,25 +299,39 @@ export class Tenancy {
   }
 }
 
-/** `tenancy.tenants`: the lifecycle, with an API key issued at creation. */
+export interface DeleteOptions extends AuditContext {
+  /** Destroy the tenant's encryption keys too (crypto-shredding). */
+  shred?: boolean;
+}
+
+/** `tenancy.tenants`: the lifecycle, with an API key issued at creation. Changes are audited. */
 export class TenantOperations {
   constructor(
     private readonly lifecycle: TenantLifecycle,
     private readonly catalog: Catalog,
     private readonly keys: ApiKeys,
     private readonly log: LogHook,
+    private readonly audit: AuditLog,
+    private readonly tenantLimits: TenantLimits,
+    private readonly tenantKeys: TenantKeys,
   ) {}
 
   /** Creates the tenant's storage in its isolation and region, and issues its first API key. */
-  async create(input: CreateTenantInput): Promise<CreatedTenant> {
-    const started = Date.now();
-    const tenant = await this.lifecycle.create(input);
-    const apiKey = await this.keys.issue(tenant.id);
-    this.log({
-      level: 'info', event: 'tenant.created', tenantId: tenant.id, region: tenant.region,
-      isolation: tenant.isolation, durationMs: Date.now() - started,
-    });
-    return { tenant, apiKey };
+  create(input: CreateTenantInput, context?: AuditContext): Promise<CreatedTenant> {
+    const event = { ...context, action: 'tenant.create', tenantId: input.id,
+      resource: tenantResource(input.id) };
+    return this.audit.audited(event, async () => {
+      const started = Date.now();
+      const tenant = await this.lifecycle.create(input);
+      const apiKey = await this.keys.issue(tenant.id);
+      this.log({
+        level: 'info', event: 'tenant.created', tenantId: tenant.id, region: tenant.region,
+        isolation: tenant.isolation, durationMs: Date.now() - started,
+      });
+      return { tenant, apiKey };
+    }, ({ tenant, apiKey }) => ({
+      detail: `${tenant.isolation} isolation in region ${tenant.region}; key ${apiKey.keyId}`,
+    }));
   }
 
   get(id: string): Promise<Tenant> {
@@ -205,37 +342,101 @@ export class TenantOperations {
     return this.catalog.list(options);
   }
 
-  suspend(id: string): Promise<Tenant> {
-    return this.lifecycle.suspend(id);
+  suspend(id: string, context?: AuditContext): Promise<Tenant> {
+    return this.audit.audited(this.#event('tenant.suspend', id, context),
+      () => this.lifecycle.suspend(id));
   }
 
-  resume(id: string): Promise<Tenant> {
-    return this.lifecycle.resume(id);
+  resume(id: string, context?: AuditContext): Promise<Tenant> {
+    return this.audit.audited(this.#event('tenant.resume', id, context),
+      () => this.lifecycle.resume(id));
   }
 
-  /** Drops the tenant's data in its isolation and revokes its keys; the id stays retired. */
-  async delete(id: string): Promise<Tenant> {
-    const tenant = await this.lifecycle.delete(id);
-    await this.keys.revokeAll(tenant.id);
-    this.log({ level: 'info', event: 'tenant.deleted', tenantId: tenant.id });
-    return tenant;
+  /**
+   * Drops the tenant's data in its isolation and revokes its API keys; the id stays retired.
+   * Its encryption keys stay, so a backup of it can still be restored.
+   *
+   * With `{ shred: true }` the encryption keys are destroyed first (crypto-shredding): every
+   * copy of the tenant's data anywhere, in a dump or a backup, can no longer be decrypted. It
+   * returns the deletion record. A tenant deleted earlier can be shredded later.
+   */
+  delete(id: string, options: DeleteOptions & { shred: true }): Promise<DeletionRecord>;
+  delete(id: string, options?: DeleteOptions): Promise<Tenant>;
+  delete(id: string, options: DeleteOptions = {}): Promise<Tenant | DeletionRecord> {
+    const { shred, ...context } = options;
+    if (shred === true) return this.#shred(id, context);
+    return this.audit.audited(this.#event('tenant.delete', id, context), async () => {
+      const tenant = await this.lifecycle.delete(id);
+      await this.keys.revokeAll(tenant.id);
+      this.log({ level: 'info', event: 'tenant.deleted', tenantId: tenant.id });
+      return tenant;
+    });
+  }
+
+  #shred(id: string, context: AuditContext): Promise<DeletionRecord> {
+    return this.audit.audited(this.#event('tenant.shred', id, context), async () => {
+      const current = await this.lifecycle.get(id);
+      let destroyed: Awaited<ReturnType<TenantKeys['destroy']>> | undefined;
+      const destroy = async (tenant: Tenant): Promise<void> => {
+        destroyed = await this.tenantKeys.destroy(tenant);
+      };
+      const tenant = current.status === 'deleted'
+        ? (await destroy(current), current)
+        : await this.lifecycle.delete(id, destroy);
+      await this.keys.revokeAll(tenant.id);
+      this.log({ level: 'info', event: 'tenant.shredded', tenantId: tenant.id });
+      const record = destroyed as NonNullable<typeof destroyed>;
+      return {
+        tenantId: tenant.id, region: tenant.region, shredded: true,
+        deletedAt: record.destroyedAt, keyIds: record.keyIds,
+      };
+    }, (record) => ({ detail: `${record.keyIds.length} key(s) destroyed` }));
+  }
+
+  /** The limits in force for a tenant, and which of them it overrides. */
+  async limits(id: string): Promise<TenantLimitsView> {
+    const tenant = await this.lifecycle.get(id);
+    return this.tenantLimits.view(tenant.id);
+  }
+
+  /** Overrides some of a tenant's limits; null puts a field back to the config's default. */
+  setLimits(id: string, change: LimitChange, context?: AuditContext): Promise<TenantLimitsView> {
+    return this.audit.audited(this.#event('tenant.limits', id, context), async () => {
+      const tenant = await this.lifecycle.get(id);
+      if (tenant.status === 'deleted') throw new TenancyError('TENANT_NOT_FOUND');
+      return this.tenantLimits.set(tenant.id, change);
+    }, () => ({ detail: `changed ${Object.keys(change).sort().join(', ') || 'nothing'}` }));
+  }
+
+  #event(action: string, id: string, context: AuditContext | undefined) {
+    return { ...context, action, tenantId: id, resource: tenantResource(id) };
   }
 }
 
 /** `tenancy.apiKeys`: issue, revoke, list and authenticate tenant keys. */
 export class ApiKeyOperations {
-  constructor(private readonly keys: ApiKeys, private readonly lifecycle: TenantLifecycle) {}
+  constructor(
+    private readonly keys: ApiKeys,
+    private readonly lifecycle: TenantLifecycle,
+    private readonly audit: AuditLog,
+  ) {}
 
-  async issue(tenantId: string): Promise<IssuedApiKey> {
-    const tenant = await this.lifecycle.get(tenantId);
-    if (tenant.status !== 'active' && tenant.status !== 'suspended') {
-      throw new TenancyError('TENANT_NOT_FOUND');
-    }
-    return this.keys.issue(tenant.id);
+  issue(tenantId: string, context?: AuditContext): Promise<IssuedApiKey> {
+    const event = { ...context, action: 'key.issue', tenantId,
+      resource: tenantResource(tenantId) };
+    return this.audit.audited(event, async () => {
+      const tenant = await this.lifecycle.get(tenantId);
+      if (tenant.status !== 'active' && tenant.status !== 'suspended') {
+        throw new TenancyError('TENANT_NOT_FOUND');
+      }
+      return this.keys.issue(tenant.id);
+    }, (key) => ({ resource: keyResource(key.keyId) }));
   }
 
-  async revoke(tenantId: string, keyId: string): Promise<boolean> {
-    return this.keys.revoke(parseTenantId(tenantId), keyId);
+  revoke(tenantId: string, keyId: string, context?: AuditContext): Promise<boolean> {
+    const event = { ...context, action: 'key.revoke', tenantId, resource: keyResource(keyId) };
+    return this.audit.audited(event, () => this.keys.revoke(parseTenantId(tenantId), keyId),
+      (revoked) => (revoked ? {} : { outcome: 'failed', code: 'NOT_FOUND' }));
   }
 
   async list(tenantId: string): Promise<ApiKeyInfo[]> {

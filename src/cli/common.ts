@@ -1,4 +1,5 @@
 // Options every command takes (--data, --config, --json) and opening Tenancy for one command.
+import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { loadConfig, Tenancy, type OpenOptions, type TenancyConfig } from '../index.ts';
@@ -38,10 +39,20 @@ export async function withTenancy<T>(
   fn: (tenancy: Tenancy) => Promise<T>,
   open: Omit<OpenOptions, 'command'> = {},
 ): Promise<T> {
-  const tenancy = await Tenancy.open(configFrom(options), { ...open, command });
+  const tenancy = await Tenancy.open(configFrom(options),
+    { actor: { kind: 'cli', id: operatorName() }, ...open, command });
   try {
     return await fn(tenancy);
   } finally {
     await tenancy.close();
+  }
+}
+
+/** The login name of the person running the CLI, for the audit log; undefined if unknown. */
+export function operatorName(): string | undefined {
+  try {
+    return userInfo().username;
+  } catch {
+    return undefined;
   }
 }

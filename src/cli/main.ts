@@ -1,5 +1,8 @@
 // The `tenancy` command line: builds the commands and turns every failure into an exit code.
 import { Command } from 'commander';
+import { registerApiKeysCommand } from './api-keys-command.ts';
+import { registerAuditCommand } from './audit-command.ts';
+import { registerDoctorCommand } from './doctor-command.ts';
 import { registerImportCommand } from './import-command.ts';
 import { registerKeysCommand } from './keys-command.ts';
 import { registerMigrateCommand } from './migrate-command.ts';
@@ -20,8 +23,11 @@ export function buildProgram(): Command {
   registerServeCommand(program);
   registerTenantsCommand(program);
   registerKeysCommand(program);
+  registerApiKeysCommand(program);
   registerMigrateCommand(program);
   registerImportCommand(program);
+  registerAuditCommand(program);
+  registerDoctorCommand(program);
   return program;
 }
 

@@ -11,6 +11,8 @@ export interface ProgressOptions {
   /** Lines already done before this run, e.g. when an import resumes; not part of the rate. */
   start?: number;
   intervalMs?: number;
+  /** What is counted (default `lines`). */
+  unit?: string;
 }
 
 /** Redraws at most every `intervalMs`, so a fast import spends no time painting. */
@@ -23,7 +25,7 @@ export class ProgressBar {
 
   constructor(stream: ProgressStream, options: ProgressOptions) {
     this.#stream = stream;
-    this.#options = { start: 0, intervalMs: 100, ...options };
+    this.#options = { start: 0, intervalMs: 100, unit: 'lines', ...options };
     this.#done = this.#options.start;
   }
 
@@ -43,7 +45,7 @@ export class ProgressBar {
 
   /** The bar as text, e.g. `import [######......] 300/600 lines  1200 lines/s`. */
   render(now: number): string {
-    const { label, start } = this.#options;
+    const { label, start, unit } = this.#options;
     const total = Math.max(this.#options.total, this.#done);
     const width = 24;
     const filled = total === 0 ? width : Math.round((this.#done / total) * width);
@@ -51,7 +53,7 @@ export class ProgressBar {
     const rate = Math.round((this.#done - start) / seconds);
     const bar = `${'#'.repeat(filled)}${'.'.repeat(width - filled)}`;
     const count = `${String(this.#done).padStart(String(total).length)}/${total}`;
-    return `${label} [${bar}] ${count} lines  ${rate} lines/s`;
+    return `${label} [${bar}] ${count} ${unit}  ${rate} ${unit}/s`;
   }
 }
 

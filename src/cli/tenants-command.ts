@@ -10,6 +10,10 @@ interface CreateOptions extends CommonOptions {
   name?: string;
 }
 
+interface DeleteOptions extends CommonOptions {
+  shred?: boolean;
+}
+
 interface ListOptions extends CommonOptions {
   status?: Tenant['status'];
   region?: string;
@@ -101,7 +105,6 @@ export function registerTenantsCommand(program: Command): void {
   const transitions = [
     ['suspend', 'suspended', 'refuse sessions of a tenant until it is resumed'],
     ['resume', 'resumed', 'let a suspended tenant work again'],
-    ['delete', 'deleted', "drop a tenant's data and revoke its keys; the id stays retired"],
   ] as const;
   for (const [verb, done, help] of transitions) {
     withCommonOptions(tenants.command(`${verb} <id>`))
@@ -112,4 +115,24 @@ export function registerTenantsCommand(program: Command): void {
         report(tenant, options, (t) => `${done} tenant ${t.id} (now ${t.status})`);
       });
   }
+
+  withCommonOptions(tenants.command('delete <id>'))
+    .description("drop a tenant's data and revoke its API keys; the id stays retired")
+    .option('--shred', 'also destroy its encryption keys: no copy of its data (dump, backup) ' +
+      'can be decrypted afterwards; prints the deletion record')
+    .action(async (id: string, options: DeleteOptions) => {
+      if (options.shred !== true) {
+        const tenant = await withTenancy(options, 'tenancy tenants delete',
+          (tenancy) => tenancy.tenants.delete(id));
+        report(tenant, options, (t) => `deleted tenant ${t.id} (now ${t.status})`);
+        return;
+      }
+      const record = await withTenancy(options, 'tenancy tenants delete --shred',
+        (tenancy) => tenancy.tenants.delete(id, { shred: true }));
+      report(record, options, (r) => [
+        `shredded tenant ${r.tenantId} (region ${r.region}) at ${when(r.deletedAt)}`,
+        `destroyed ${r.keyIds.length} key(s):`,
+        ...r.keyIds.map((key) => `  ${key}`),
+      ].join('\n'));
+    });
 }

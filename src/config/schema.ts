@@ -91,6 +91,36 @@ const regionSchema = z
   })
   .strict();
 
+/** Defaults for every tenant; 0 turns a limit off. */
+export const limitsSchema = z
+  .object({
+    /** HTTP requests per second each tenant may make (a token bucket); 0: no limit. */
+    requestsPerSecond: z.number().min(0).max(1_000_000).default(0),
+    /** Requests a tenant may make at once before the rate applies. */
+    burst: z.number().int().min(1).max(1_000_000).default(100),
+    /** Longest a statement of a tenant session may run; 0: no limit. */
+    statementTimeoutMillis: z.number().int().min(0).max(3_600_000).default(30_000),
+  })
+  .strict();
+
+export type LimitsConfig = z.output<typeof limitsSchema>;
+
+const jobsSchema = z
+  .object({
+    /** `postgres`: a table in each region's shared database; `bullmq`: queues on Redis. */
+    adapter: z.enum(['postgres', 'bullmq']).default('postgres'),
+    redisUrl: secret.prefault('redis://127.0.0.1:6379'),
+    /** Prefix of the Redis keys (bullmq) so several deployments can share one Redis. */
+    prefix: z.string().regex(/^[a-z][a-z0-9_-]{0,39}$/).default('tenancy'),
+    /** Runs a failing job gets before it is dead-lettered. */
+    maxAttempts: z.number().int().min(1).max(100).default(5),
+    /** How often an idle worker looks for work in the Postgres queue. */
+    pollMillis: z.number().int().min(10).max(60_000).default(500),
+  })
+  .strict();
+
+export type JobsConfig = z.output<typeof jobsSchema>;
+
 export const configSchema = z
   .object({
     /** The data folder: embedded databases, lock file, import checkpoints. */
@@ -117,6 +147,21 @@ export const configSchema = z
       .transform((value) => new Secret(value)).optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),
+    /** Unwrapped tenant keys kept in memory: how many tenants, and for how long. */
+    keyCache: z.object({
+      maxTenants: z.number().int().min(1).max(1_000_000).default(1000),
+      /** Another process's key rotation is seen here within this time. */
+      maxAgeSeconds: z.number().int().min(1).max(86_400).default(60),
+    }).strict().prefault({}),
+    /** What one tenant may use; per-tenant overrides live beside the catalog. */
+    limits: limitsSchema.prefault({}),
+    /** Background jobs (`tenancy.jobs`): where the queue lives. */
+    jobs: jobsSchema.prefault({}),
+    /** Document embeddings: the dimension and indexed metric a tenant gets on first use. */
+    vectors: z.object({
+      dimension: z.number().int().min(1).max(16_000).optional(),
+      metric: z.enum(['cosine', 'ip', 'l2']).default('cosine'),
+    }).strict().prefault({}),
   })
   .strict()
   .superRefine((config, ctx) => {

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { isolations } from '../config/schema.ts';
 import { TenancyError } from '../errors.ts';
 import type { Tenancy } from '../tenancy.ts';
+import { adminContext } from './audit-hooks.ts';
 import * as answer from './responses.ts';
 import { fromZod, pathParams } from './schemas.ts';
 
@@ -49,7 +50,7 @@ export function adminRoutes(tenancy: Tenancy) {
         displayName: body.displayName,
         isolation: body.isolation as (typeof isolations)[number] | undefined,
         region: body.region,
-      });
+      }, adminContext(request));
       return reply.code(201)
         .send({ tenant, apiKey: { keyId: apiKey.keyId, secret: apiKey.secret } });
     });
@@ -80,21 +81,21 @@ export function adminRoutes(tenancy: Tenancy) {
         tags, security, summary: 'Suspend a tenant: its keys answer 403 until resumed',
         params: byId, response: answer.answers({ 200: answer.tenant }),
       },
-    }, (request) => tenancy.tenants.suspend(request.params.id));
+    }, (request) => tenancy.tenants.suspend(request.params.id, adminContext(request)));
 
     app.post<ById>('/tenants/:id/resume', {
       schema: {
         tags, security, summary: 'Resume a suspended tenant',
         params: byId, response: answer.answers({ 200: answer.tenant }),
       },
-    }, (request) => tenancy.tenants.resume(request.params.id));
+    }, (request) => tenancy.tenants.resume(request.params.id, adminContext(request)));
 
     app.delete<ById>('/tenants/:id', {
       schema: {
         tags, security, summary: 'Delete a tenant: drop its data, revoke its keys, retire its id',
         params: byId, response: answer.answers({ 200: answer.tenant }),
       },
-    }, (request) => tenancy.tenants.delete(request.params.id));
+    }, (request) => tenancy.tenants.delete(request.params.id, adminContext(request)));
 
     app.post<ById>('/tenants/:id/keys', {
       schema: {
@@ -102,7 +103,7 @@ export function adminRoutes(tenancy: Tenancy) {
         params: byId, response: answer.answers({ 201: answer.issuedApiKey }),
       },
     }, async (request, reply) => {
-      const key = await tenancy.apiKeys.issue(request.params.id);
+      const key = await tenancy.apiKeys.issue(request.params.id, adminContext(request));
       return reply.code(201).send(key);
     });
 
@@ -126,7 +127,8 @@ export function adminRoutes(tenancy: Tenancy) {
         params: byKey, response: answer.answers({ 204: answer.noContent }),
       },
     }, async (request, reply) => {
-      const revoked = await tenancy.apiKeys.revoke(request.params.id, request.params.keyId);
+      const revoked = await tenancy.apiKeys.revoke(request.params.id, request.params.keyId,
+        adminContext(request));
       if (!revoked) throw new TenancyError('NOT_FOUND');
       return reply.code(204).send();
     });

@@ -5,14 +5,21 @@ import Fastify, {
 } from 'fastify';
 import type { Tenancy } from '../tenancy.ts';
 import { adminRoutes } from './admin-routes.ts';
+import { auditFailedAuthentication, auditNamedTenants } from './audit-hooks.ts';
+import { auditRoutes } from './audit-routes.ts';
 import { adminAuthentication, tenantAuthentication } from './auth.ts';
+import { bulkDeleteRoutes } from './bulk-delete-routes.ts';
 import { conversationRoutes } from './conversation-routes.ts';
 import { documentRoutes } from './document-routes.ts';
+import { encryptionRoutes } from './encryption-routes.ts';
+import { doctorRoutes } from './doctor-routes.ts';
 import { failureOf, installErrorHandling, sendError } from './error-reply.ts';
 import { createHttpLogger, type HttpLoggerOptions } from './logger.ts';
 import { registerOpenApi } from './openapi.ts';
 import { requestId } from './request-id.ts';
+import { rateLimit } from './rate-limit.ts';
 import { zodValidatorCompiler } from './schemas.ts';
+import { vectorRoutes } from './vector-routes.ts';
 
 export interface AppOptions {
   /** pino options (plus `stream`), or false for no logging; defaults to the config's level. */
@@ -85,19 +92,27 @@ export function buildApp(tenancy: Tenancy, options: AppOptions = {}): FastifyIns
     reply.header('x-request-id', request.id);
   });
   app.addHook('onResponse', async (request, reply) => logCompletion(request, reply));
+  app.addHook('onResponse', auditFailedAuthentication(tenancy));
 
   registerOpenApi(app);
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
 
   void app.register(async (scope) => {
     scope.addHook('onRequest', tenantAuthentication(tenancy));
+    scope.addHook('onRequest', rateLimit(tenancy));
+    scope.addHook('preValidation', auditNamedTenants(tenancy));
     await scope.register(conversationRoutes(tenancy));
     await scope.register(documentRoutes(tenancy));
+    await scope.register(bulkDeleteRoutes(tenancy));
+    await scope.register(vectorRoutes(tenancy));
   }, { prefix: '/v1' });
 
   void app.register(async (scope) => {
     scope.addHook('onRequest', adminAuthentication(adminToken));
     await scope.register(adminRoutes(tenancy));
+    await scope.register(encryptionRoutes(tenancy));
+    await scope.register(auditRoutes(tenancy));
+    await scope.register(doctorRoutes(tenancy));
   }, { prefix: '/admin' });
 
   return app;

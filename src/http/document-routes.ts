@@ -1,10 +1,11 @@
 // /v1/documents: a tenant's documents, one session per request.
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import {
-  documentInput, documentPatch, type DocumentInput, type DocumentPatch,
+  documentInput, documentListInput, documentPatch, type DocumentInput, type DocumentPatch,
 } from '../stores/inputs.ts';
 import type { Tenancy } from '../tenancy.ts';
-import { pageQuery, type PageQuery } from './page-query.ts';
+import { pageQuery } from './page-query.ts';
 import * as answer from './responses.ts';
 import { fromZod, pathParams } from './schemas.ts';
 import { found, inTenant } from './tenant-scope.ts';
@@ -14,6 +15,12 @@ const security = [{ apiKey: [] }];
 const byId = pathParams('id');
 
 interface ById { Params: { id: string } }
+
+// `?externalRef=` narrows the list to documents carrying that reference (a blind-index lookup);
+// like the page keys, unknown keys are ignored.
+const listQuery = z.object(documentListInput.shape);
+type ListQuery = z.output<typeof listQuery>;
+const listQueryJson = fromZod(listQuery);
 
 /** Registers the document routes; the tenant comes from the API key checked before them. */
 export function documentRoutes(tenancy: Tenancy) {
@@ -31,14 +38,19 @@ export function documentRoutes(tenancy: Tenancy) {
       return reply.code(201).send(created);
     });
 
-    app.get<{ Querystring: PageQuery }>('/documents', {
+    app.get<{ Querystring: ListQuery }>('/documents', {
       schema: {
-        tags, security, summary: 'List documents by id, without their text',
-        querystring: pageQuery.json,
+        tags, security,
+        summary: 'List documents by id, without their text; ?externalRef= finds by reference',
+        querystring: listQueryJson,
         response: answer.answers({ 200: answer.page(answer.documentSummary) }),
       },
-    }, (request, reply) => inTenant(tenancy, request, reply,
-      (t) => t.documents.list(pageQuery.capped(request.query, maxPage))));
+    }, (request, reply) => {
+      const { externalRef } = request.query;
+      const page = pageQuery.capped(request.query, maxPage);
+      return inTenant(tenancy, request, reply, (t) => t.documents.list(
+        externalRef === undefined ? page : { ...page, externalRef }));
+    });
 
     app.get<ById>('/documents/:id', {
       schema: {

@@ -44,9 +44,18 @@ const documentFields = {
   id: text, title: text, metadata, createdAt: timestamp, updatedAt: timestamp,
 };
 
-export const documentSummary = object(documentFields);
+// Present only on documents that were given one.
+const externalRef = {
+  type: 'string', description: "The document's reference in the caller's own systems.",
+} as const;
 
-export const tenantDocument = object({ ...documentFields, text });
+function withOptional<S extends { properties: object }>(schema: S, optional: object): S {
+  return { ...schema, properties: { ...schema.properties, ...optional } };
+}
+
+export const documentSummary = withOptional(object(documentFields), { externalRef });
+
+export const tenantDocument = withOptional(object({ ...documentFields, text }), { externalRef });
 
 /** `{ items, next }`: pass `next` as `after` to read the following page; null on the last. */
 export function page(item: object) {

@@ -41,6 +41,12 @@ GRANT USAGE ON SCHEMA tenancy TO ${r};
 REVOKE ALL ON FUNCTION tenancy.current_tenant() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenancy.current_tenant() TO ${r};
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+-- A temporary table lives on in the server session after COMMIT, and a pool (or PgBouncer)
+-- hands that session to the next tenant: the runtime role may not make one, so PUBLIC loses TEMP.
+DO $temp$ BEGIN
+  EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());
+  EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM %I', current_database(), ${pgText(role)});
+END $temp$;
 -- Where each layout (a tenant schema, or the shared row tables) stands in the migration list.
 -- It lives beside the data so a migration and its record commit together.
 CREATE TABLE IF NOT EXISTS tenancy.layout_versions (
@@ -53,3 +59,9 @@ CREATE TABLE IF NOT EXISTS tenancy.layout_versions (
 
 /** The SQLSTATE raised by `tenancy.current_tenant()` without a context. */
 export const noTenantContextState = 'TN001';
+
+/** A validated identifier as an SQL string literal, for format() inside a DO block. */
+function pgText(value: string): string {
+  quoteIdent(value);
+  return `'${value}'`;
+}

@@ -15,8 +15,11 @@ export function toTenancyError(err: unknown, tenantId?: string): TenancyError {
   const base = { tenantId, cause: err, sqlState, constraint };
   if (sqlState === noTenantContextState) return new TenancyError('NO_TENANT_CONTEXT', base);
   if (sqlState === '23505') return new TenancyError('ID_TAKEN', base);
-  if (err instanceof Error && err.name === 'AbortError') {
-    return new TenancyError('POOL_TIMEOUT', base);
+  // query_canceled: the statement timeout of a tenant session ran out.
+  if (sqlState === '57014') return new TenancyError('STATEMENT_TIMEOUT', base);
+  // An aborted signal (client gone, or AbortSignal.timeout) ends the session before its commit.
+  if (err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError')) {
+    return new TenancyError('CANCELLED', base);
   }
   if (fields.code === 'POOL_TIMEOUT') return new TenancyError('POOL_TIMEOUT', base);
   if (fields.code === 'POOL_CLOSED') return new TenancyError('CLOSED', base);

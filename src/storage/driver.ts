@@ -34,6 +34,11 @@ export interface Database {
     Promise<T>;
   /** Runs an admin script (several statements, no parameters) outside a transaction. */
   exec(sql: string): Promise<void>;
+  /**
+   * True when the server stops a statement that outlives `statement_timeout` on its own;
+   * otherwise (PGlite) the session can only fail such a statement once it has ended.
+   */
+  readonly cancelsSlowStatements?: boolean;
 }
 
 /** One region's Postgres: its shared database plus the tenant databases of `database` isolation. */

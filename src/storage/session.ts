@@ -13,10 +13,19 @@ import { quoteIdent } from './sql.ts';
 export class TenantSession {
   readonly #tx: Queryable;
   readonly #schema: string;
+  // Set where the server cannot stop a statement itself (PGlite): a statement is then timed here.
+  readonly #lateTimeoutMillis: number;
+  #timedOut = false;
 
-  constructor(readonly tenantId: TenantId, schema: string, tx: Queryable) {
+  constructor(readonly tenantId: TenantId, schema: string, tx: Queryable, lateTimeoutMillis = 0) {
     this.#tx = tx;
     this.#schema = schema;
+    this.#lateTimeoutMillis = lateTimeoutMillis;
+  }
+
+  /** True once a statement of this session ran past the statement timeout. */
+  get timedOut(): boolean {
+    return this.#timedOut;
   }
 
   /** `session.table('messages')` → `"tenant_acme"."messages"` (or the shared row table). */
@@ -34,11 +43,21 @@ export class TenantSession {
     params: readonly unknown[] = [],
   ): Promise<QueryResult<R>> {
     refuseEscapesOnce(sql);
+    if (this.#timedOut) throw new TenancyError('STATEMENT_TIMEOUT', { tenantId: this.tenantId });
+    const started = this.#lateTimeoutMillis > 0 ? performance.now() : 0;
+    let result: QueryResult<R>;
     try {
-      return await this.#tx.query<R>(sql, params);
+      result = await this.#tx.query<R>(sql, params);
     } catch (err) {
-      throw toTenancyError(err, this.tenantId);
+      const error = toTenancyError(err, this.tenantId);
+      if (error.code === 'STATEMENT_TIMEOUT') this.#timedOut = true;
+      throw error;
     }
+    if (this.#lateTimeoutMillis > 0 && performance.now() - started > this.#lateTimeoutMillis) {
+      this.#timedOut = true;
+      throw new TenancyError('STATEMENT_TIMEOUT', { tenantId: this.tenantId });
+    }
+    return result;
   }
 }
 
@@ -46,11 +65,15 @@ const transactionControl =
   /^(begin|start|commit|end|abort|rollback(?!\s+to\b)|prepare\s+transaction)\b/i;
 // SET LOCAL may tune the planner, but not change who runs the statements or which tenant they
 // serve; DO runs text this check never sees.
-const sessionSetting =
-  /^(reset|discard|do\b|set\s+(?!local\s)|set\s+local\s+(role|session|tenancy\b))/i;
+// The statement timeout is the tenant's limit, set by the session: its code may not lift it.
+const sessionSetting = new RegExp('^(reset|discard|do\\b|set\\s+(?!local\\s)|' +
+  'set\\s+local\\s+(role|session|tenancy\\b|statement_timeout\\b))', 'i');
+// Prepared statements, cursors (WITH HOLD ones keep their rows after COMMIT) and LISTEN live on
+// in the server session, which a pool or PgBouncer hands to the next tenant.
+const sessionState = /^(prepare(?!\s+transaction\b)|execute|deallocate|declare|listen)\b/i;
 const setConfig = /set_config\s*\(([^)]*)\)/gi;
 const plainSetConfig = /^\s*'([^']*)'\s*,[\s\S]*,\s*true\s*$/i;
-const guardedSetting = /^(tenancy\.|role$|session_authorization$)/i;
+const guardedSetting = /^(tenancy\.|role$|session_authorization$|statement_timeout$)/i;
 
 /**
  * The statement's first words as the server reads them: comments (which nest) skipped and
@@ -92,7 +115,8 @@ function leadingWords(sql: string, count: number): string {
 function refuseEscapes(sql: string): void {
   const head = leadingWords(sql, 3);
   // A U&"…" identifier can spell any name with escapes, so none of the checks below could see it.
-  if (transactionControl.test(head) || sessionSetting.test(head) || /u&"/i.test(sql)) {
+  if (transactionControl.test(head) || sessionSetting.test(head) || sessionState.test(head) ||
+    /u&"/i.test(sql)) {
     throw new TenancyError('SESSION_SETTING_REFUSED', {
       params: { detail: 'a tenant session cannot end its transaction or change session state' },
     });
@@ -136,6 +160,8 @@ function refuseSetConfig(): never {
 
 export interface SessionOptions {
   signal?: AbortSignal | undefined;
+  /** Longest one statement may run; 0 or undefined: no limit. */
+  statementTimeoutMillis?: number | undefined;
 }
 
 /** Opens a transaction on the tenant's storage, binds the tenant, runs `fn`, commits. */
@@ -150,7 +176,18 @@ export async function runSession<T>(
       'runtime',
       async (tx) => {
         await bindTenant(tx, tenant);
-        return fn(new TenantSession(tenant, storage.schema, tx));
+        const timeout = options.statementTimeoutMillis ?? 0;
+        // Transaction-local like the tenant itself: the next user of the connection gets the
+        // server's own setting back.
+        if (timeout > 0) {
+          await tx.query("SELECT set_config('statement_timeout', $1, true)", [String(timeout)]);
+        }
+        const late = timeout > 0 && storage.database.cancelsSlowStatements !== true ? timeout : 0;
+        const session = new TenantSession(tenant, storage.schema, tx, late);
+        const result = await fn(session);
+        // Code that caught the timeout and went on must not commit what the session did.
+        if (session.timedOut) throw new TenancyError('STATEMENT_TIMEOUT', { tenantId: tenant });
+        return result;
       },
       { signal: options.signal },
     );

@@ -1,5 +1,6 @@
 // Conversations and their messages, read and written inside one tenant session.
 import { randomUUID } from 'node:crypto';
+import type { FieldCipher, TenantCipher } from '../crypto/tenant-cipher.ts';
 import { TenancyError } from '../errors.ts';
 import type { TenantSession } from '../storage/session.ts';
 import {
@@ -35,9 +36,10 @@ export interface Page<T> {
   next: string | null;
 }
 
+// Title and content are envelopes (bytea): pg returns a Buffer, PGlite a Uint8Array.
 interface ConversationRow {
   id: string;
-  title: string;
+  title: Uint8Array;
   metadata: Record<string, unknown> | string;
   created_at: Date;
   updated_at: Date;
@@ -48,7 +50,7 @@ interface MessageRow {
   conversation_id: string;
   position: number;
   role: Message['role'];
-  content: string;
+  content: Uint8Array;
   ts: Date | null;
   created_at: Date;
 }
@@ -58,23 +60,23 @@ export const iso = (value: Date | string): string => new Date(value).toISOString
 export const json = (value: Record<string, unknown> | string): Record<string, unknown> =>
   typeof value === 'string' ? (JSON.parse(value) as Record<string, unknown>) : value;
 
-function toConversation(row: ConversationRow): Conversation {
+function toConversation(row: ConversationRow, title: FieldCipher): Conversation {
   return {
     id: row.id,
-    title: row.title,
+    title: title.openText(row.id, row.title),
     metadata: json(row.metadata),
     createdAt: iso(row.created_at),
     updatedAt: iso(row.updated_at),
   };
 }
 
-function toMessage(row: MessageRow): Message {
+function toMessage(row: MessageRow, content: FieldCipher): Message {
   return {
     id: row.id,
     conversationId: row.conversation_id,
     position: row.position,
     role: row.role,
-    content: row.content,
+    content: content.openText(row.id, row.content),
     ts: row.ts === null ? null : iso(row.ts),
     createdAt: iso(row.created_at),
   };
@@ -83,20 +85,34 @@ function toMessage(row: MessageRow): Message {
 const conversationColumns = 'id, title, metadata, created_at, updated_at';
 const messageColumns = 'id, conversation_id, position, role, content, ts, created_at';
 
-/** The tenant's conversations. Every statement runs under the session's tenant; none names it. */
+/**
+ * The tenant's conversations. Every statement runs under the session's tenant; none names it.
+ * Titles and message contents are sealed before they leave the process and opened on the way
+ * back, each bound to its row, so the database only ever holds envelopes of them.
+ */
 export class ConversationStore {
-  constructor(private readonly session: TenantSession) {}
+  readonly #title: FieldCipher;
+  readonly #content: FieldCipher;
+
+  constructor(private readonly session: TenantSession, cipher: TenantCipher) {
+    this.#title = cipher.field('conversations', 'title');
+    this.#content = cipher.field('messages', 'content');
+  }
+
+  #conversation = (row: ConversationRow): Conversation => toConversation(row, this.#title);
+  #message = (row: MessageRow): Message => toMessage(row, this.#content);
 
   /** Inserts a conversation with its messages; an id already used in this tenant is ID_TAKEN. */
   async create(input: ConversationInput): Promise<ConversationWithMessages> {
     const value = validate(conversationInput, input);
     const s = this.session;
+    const id = value.id ?? randomUUID();
     const inserted = await s.query<ConversationRow>(
       `INSERT INTO ${s.table('conversations')} (id, title, metadata) VALUES ($1, $2, $3)
        RETURNING ${conversationColumns}`,
-      [value.id ?? randomUUID(), value.title, JSON.stringify(value.metadata ?? {})],
+      [id, this.#title.seal(id, value.title), JSON.stringify(value.metadata ?? {})],
     );
-    const conversation = toConversation(inserted.rows[0] as ConversationRow);
+    const conversation = this.#conversation(inserted.rows[0] as ConversationRow);
     const messages = await this.#insertMessages(conversation.id, 0, value.messages ?? []);
     return { ...conversation, messages };
   }
@@ -112,7 +128,7 @@ export class ConversationStore {
     const inserted = await s.query(
       `INSERT INTO ${s.table('conversations')} (id, title, metadata) VALUES ($1, $2, $3)
        ON CONFLICT (tenant_id, id) DO NOTHING`,
-      [id, value.title, JSON.stringify(value.metadata ?? {})],
+      [id, this.#title.seal(id, value.title), JSON.stringify(value.metadata ?? {})],
     );
     if (inserted.rowCount === 0) return false;
     await this.#insertMessages(id, 0, value.messages ?? []);
@@ -133,7 +149,7 @@ export class ConversationStore {
         WHERE conversation_id = $1 ORDER BY position`,
       [id],
     );
-    return { ...toConversation(row), messages: messages.rows.map(toMessage) };
+    return { ...this.#conversation(row), messages: messages.rows.map(this.#message) };
   }
 
   async list(page: PageInput = {}): Promise<Page<Conversation>> {
@@ -144,7 +160,7 @@ export class ConversationStore {
         WHERE ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2`,
       [after ?? null, limit + 1],
     );
-    const items = found.rows.slice(0, limit).map(toConversation);
+    const items = found.rows.slice(0, limit).map(this.#conversation);
     return { items, next: found.rows.length > limit ? (items.at(-1)?.id ?? null) : null };
   }
 
@@ -157,11 +173,11 @@ export class ConversationStore {
           SET title = coalesce($2, title), metadata = coalesce($3::jsonb, metadata),
               updated_at = now()
         WHERE id = $1 RETURNING ${conversationColumns}`,
-      [id, value.title ?? null,
+      [id, value.title === undefined ? null : this.#title.seal(id, value.title),
         value.metadata === undefined ? null : JSON.stringify(value.metadata)],
     );
     const row = updated.rows[0];
-    return row === undefined ? undefined : toConversation(row);
+    return row === undefined ? undefined : this.#conversation(row);
   }
 
   /** Deletes the conversation and its messages; false when there was none. */
@@ -198,23 +214,24 @@ export class ConversationStore {
   ): Promise<Message[]> {
     if (messages.length === 0) return [];
     const s = this.session;
+    const ids = messages.map((m) => m.id ?? randomUUID());
     // One statement for the whole list: arrays unnest into rows, so a long conversation costs
     // one round trip, not one per message.
     const inserted = await s.query<MessageRow>(
       `INSERT INTO ${s.table('messages')} (id, conversation_id, position, role, content, ts)
        SELECT m.id, $1, m.position, m.role, m.content, m.ts
-         FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::timestamptz[])
+         FROM unnest($2::text[], $3::int[], $4::text[], $5::bytea[], $6::timestamptz[])
            AS m(id, position, role, content, ts)
        RETURNING ${messageColumns}`,
       [
         conversationId,
-        messages.map((m) => m.id ?? randomUUID()),
+        ids,
         messages.map((_, i) => first + i),
         messages.map((m) => m.role),
-        messages.map((m) => m.content),
+        messages.map((m, i) => this.#content.seal(ids[i] as string, m.content)),
         messages.map((m) => m.ts ?? null),
       ],
     );
-    return inserted.rows.map(toMessage).sort((a, b) => a.position - b.position);
+    return inserted.rows.map(this.#message).sort((a, b) => a.position - b.position);
   }
 }

@@ -31,16 +31,21 @@ export const conversationPatch = z.object({
   metadata: metadata.optional(),
 }).strict();
 
+/** A reference to the document in the caller's own systems; stored sealed, found by equality. */
+export const externalRef = z.string().min(1).max(512);
+
 export const documentInput = z.object({
   id: objectId.optional(),
   title: z.string().min(1).max(1000),
   text: z.string().max(10_000_000),
+  externalRef: externalRef.optional(),
   metadata: metadata.optional(),
 }).strict();
 
 export const documentPatch = z.object({
   title: z.string().min(1).max(1000).optional(),
   text: z.string().max(10_000_000).optional(),
+  externalRef: externalRef.optional(),
   metadata: metadata.optional(),
 }).strict();
 
@@ -55,6 +60,9 @@ export type ConversationPatch = z.input<typeof conversationPatch>;
 export type DocumentInput = z.input<typeof documentInput>;
 export type DocumentPatch = z.input<typeof documentPatch>;
 export type PageInput = z.input<typeof pageInput>;
+
+export const documentListInput = pageInput.extend({ externalRef: externalRef.optional() });
+export type DocumentListInput = z.input<typeof documentListInput>;
 
 /** Parses input or throws VALIDATION_FAILED naming the fields; values are never echoed. */
 export function validate<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {

@@ -1,5 +1,8 @@
 // The built-in data model: conversations, their messages, and documents.
+// Titles, message contents, document texts and external references are envelopes (bytea),
+// sealed by the stores under the tenant's data key; see src/crypto/envelope.ts.
 import type { Migration } from '../storage/migrations.ts';
+import { embeddingTablesSql } from './vector-migration.ts';
 
 const tenantColumn = 'tenant_id text NOT NULL DEFAULT tenancy.current_tenant()';
 
@@ -11,7 +14,7 @@ export const builtinMigrations: readonly Migration[] = [
 CREATE TABLE ${table('conversations')} (
   ${tenantColumn},
   id text NOT NULL,
-  title text NOT NULL,
+  title bytea NOT NULL,
   metadata jsonb NOT NULL DEFAULT '{}',
   created_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now(),
@@ -24,7 +27,7 @@ CREATE TABLE ${table('messages')} (
   conversation_id text NOT NULL,
   position integer NOT NULL,
   role text NOT NULL CHECK (role IN ('system', 'user', 'assistant', 'tool')),
-  content text NOT NULL,
+  content bytea NOT NULL,
   ts timestamptz,
   created_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (tenant_id, id),
@@ -36,13 +39,18 @@ ${secure('messages')}
 CREATE TABLE ${table('documents')} (
   ${tenantColumn},
   id text NOT NULL,
-  title text NOT NULL,
-  text text NOT NULL,
+  title bytea NOT NULL,
+  text bytea NOT NULL,
+  external_ref bytea,
+  external_ref_index bytea,
   metadata jsonb NOT NULL DEFAULT '{}',
   created_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (tenant_id, id)
 );
-${secure('documents')}`,
+CREATE INDEX ON ${table('documents')} (tenant_id, external_ref_index)
+  WHERE external_ref_index IS NOT NULL;
+${secure('documents')}
+${embeddingTablesSql({ table, secure })}`,
   },
 ];

@@ -22,6 +22,11 @@ export interface LifecycleOptions {
   defaultIsolation: Isolation;
   /** Called whenever a tenant's status changes, so caches forget it. */
   onChange: (id: TenantId) => void;
+  /** The tenant's keyring: made before its storage, removed again if the create fails. */
+  keys?: {
+    ensure(tenant: Tenant): Promise<void>;
+    discard(tenant: Tenant): Promise<void>;
+  };
 }
 
 export class TenantLifecycle {
@@ -45,12 +50,16 @@ export class TenantLifecycle {
     const regionName = input.region ?? this.options.defaultRegion;
     const placement = this.region(regionName).placement(isolation);
     const displayName = (input.displayName ?? id).slice(0, 200);
-    await this.options.catalog.insert({ id, displayName, region: regionName, isolation });
+    const creating = await this.options.catalog.insert({
+      id, displayName, region: regionName, isolation,
+    });
     try {
+      await this.options.keys?.ensure(creating);
       const version = await placement.create(id, this.options.migrations);
       await this.options.catalog.setSchemaVersion(id, version);
     } catch (err) {
       await placement.drop(id).catch(() => {});
+      await this.options.keys?.discard(creating).catch(() => {});
       await this.options.catalog.forget(id);
       throw err;
     }
@@ -76,10 +85,13 @@ export class TenantLifecycle {
   /**
    * Drops every table and row of the tenant in its isolation and keeps the catalog row as
    * `deleted`, so the id is never handed to someone else. A delete that died half way resumes.
+   * `beforeDrop` runs once no session can start any more and before the data goes (a shred
+   * destroys the keys there, so even a drop that fails leaves nothing readable).
    */
-  async delete(id: string): Promise<Tenant> {
+  async delete(id: string, beforeDrop?: (tenant: Tenant) => Promise<void>): Promise<Tenant> {
     const tenant = await this.#transition(id, ['active', 'suspended', 'deleting', 'creating'],
       'deleting');
+    await beforeDrop?.(tenant);
     await this.region(tenant.region).placement(tenant.isolation).drop(tenant.id);
     const deleted = await this.options.catalog.transition(tenant.id, ['deleting'], 'deleted');
     this.options.onChange(tenant.id);

@@ -1,4 +1,4 @@
-// `tenancy tenants|keys|migrate` run as the real bin on one embedded data folder.
+// `tenancy tenants|api-keys|migrate` run as the real bin on one embedded data folder.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,7 +31,7 @@ interface KeyJson {
 
 const latest = builtinMigrations.at(-1)?.version;
 
-describe('tenancy tenants, keys and migrate on the embedded default', () => {
+describe('tenancy tenants, api-keys and migrate on the embedded default', () => {
   let dataDir: string;
   let data: string[];
   const created = new Map<Isolation, CreatedJson>();
@@ -106,26 +106,28 @@ describe('tenancy tenants, keys and migrate on the embedded default', () => {
   it('issues, lists and revokes API keys; secrets appear only when issued', async () => {
     const first = created.get('row') as CreatedJson;
     const issued = await runJson<{ tenantId: string; keyId: string; apiKey: string }>(
-      ['keys', 'issue', 'row-co', ...data]);
+      ['api-keys', 'issue', 'row-co', ...data]);
     expect(issued.tenantId).toBe('row-co');
     expect(issued.apiKey).toMatch(new RegExp(`^tny_${issued.keyId}_`));
 
-    const listed = await runCli(['keys', 'list', 'row-co', '--json', ...data]);
+    const listed = await runCli(['api-keys', 'list', 'row-co', '--json', ...data]);
     const keys = (JSON.parse(listed.stdout) as { keys: KeyJson[] }).keys;
     expect(keys.map((k) => [k.keyId, k.revokedAt])).toEqual([
       [first.keyId, null], [issued.keyId, null],
     ]);
     expect(listed.stdout).not.toContain(issued.apiKey.slice(-43));
 
-    const revoked = await runJson(['keys', 'revoke', 'row-co', first.keyId, ...data]);
+    const revoked = await runJson(['api-keys', 'revoke', 'row-co', first.keyId, ...data]);
     expect(revoked).toEqual({ tenantId: 'row-co', keyId: first.keyId, revoked: true });
-    const after = await runJson<{ keys: KeyJson[] }>(['keys', 'list', 'row-co', ...data]);
+    const after = await runJson<{ keys: KeyJson[] }>(['api-keys', 'list', 'row-co', ...data]);
     expect(after.keys.find((k) => k.keyId === first.keyId)?.revokedAt).toEqual(expect.any(String));
     expect(after.keys.find((k) => k.keyId === issued.keyId)?.revokedAt).toBeNull();
     // A key of another tenant cannot be revoked through this one.
     const schemaKey = (created.get('schema') as CreatedJson).keyId;
-    expectFailure(await runCli(['keys', 'revoke', 'row-co', schemaKey, ...data]), 'NOT_FOUND');
-    expectFailure(await runCli(['keys', 'revoke', 'row-co', first.keyId, ...data]), 'NOT_FOUND');
+    expectFailure(await runCli(['api-keys', 'revoke', 'row-co', schemaKey, ...data]),
+      'NOT_FOUND');
+    expectFailure(await runCli(['api-keys', 'revoke', 'row-co', first.keyId, ...data]),
+      'NOT_FOUND');
 
     const owners = await inspect({ dataDir }, async (tenancy) => [
       await tenancy.apiKeys.authenticate(first.apiKey),

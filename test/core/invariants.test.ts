@@ -5,7 +5,9 @@ import {
   runtimeClient, runtimeRole, schemaOf, skipDriver, sqlStateOf, useDeployment,
 } from './harness.ts';
 
-const tables = ['conversations', 'documents', 'messages'];
+const tables = [
+  'conversations', 'document_embeddings', 'documents', 'embedding_settings', 'messages',
+];
 const policyCheck = /tenant_id = \( SELECT tenancy\.current_tenant\(\)/;
 
 for (const kind of drivers) {

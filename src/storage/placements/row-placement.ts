@@ -6,7 +6,8 @@ import { quoteIdent } from '../sql.ts';
 import { bindTenant, type Placement, type TenantStorage } from './placement.ts';
 import { migrateLayout } from './schema-layout.ts';
 
-const sharedSchema = 'tenancy_rows';
+/** The schema of the shared row tables, in the region's shared database. */
+export const sharedSchema = 'tenancy_rows';
 
 export class RowPlacement implements Placement {
   readonly isolation = 'row';

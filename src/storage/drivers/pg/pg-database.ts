@@ -30,6 +30,7 @@ function wrap(client: pg.ClientBase): Queryable {
 }
 
 export class PgDatabase implements Database {
+  readonly cancelsSlowStatements = true;
   readonly #lease: PgLeaser;
 
   constructor(readonly name: string, lease: PgLeaser) {

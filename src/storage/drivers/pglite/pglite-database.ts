@@ -42,7 +42,10 @@ export class PgliteDatabase implements Database {
       return await lease.db.transaction(async (tx) => {
         options.signal?.throwIfAborted();
         if (role === 'runtime') await tx.query(this.#setRole);
-        return fn(wrap(tx));
+        const result = await fn(wrap(tx));
+        // As on the server driver: a session cancelled while it ran rolls back, never commits.
+        options.signal?.throwIfAborted();
+        return result;
       });
     } finally {
       lease.release();

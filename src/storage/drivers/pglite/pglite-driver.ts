@@ -1,10 +1,11 @@
 // The embedded driver: PGlite data folders, one per database, with a bound on how many stay open.
 import { cp, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import type { RegionDriver } from '../../driver.ts';
 import { createRoleSql, helperSchemaSql } from '../../bootstrap.ts';
 import { PgliteDatabase, type PgliteLease } from './pglite-database.ts';
+import { openPglite } from './open-pglite.ts';
 
 interface OpenInstance {
   ready: Promise<PGlite>;
@@ -82,7 +83,7 @@ export class PgliteRegionDriver implements RegionDriver {
 
   async #leaseShared(): Promise<PgliteLease> {
     if (this.#closed) throw new Error('driver is closed');
-    this.#sharedDb ??= PGlite.create(join(this.#options.folder, 'shared'));
+    this.#sharedDb ??= openPglite(join(this.#options.folder, 'shared'));
     return { db: await this.#sharedDb, release: () => {} };
   }
 
@@ -92,7 +93,7 @@ export class PgliteRegionDriver implements RegionDriver {
       const ready = join(path, '.tenancy-template');
       if (await stat(ready).then(() => true, () => false)) return path;
       await rm(path, { recursive: true, force: true });
-      const db = await PGlite.create(path);
+      const db = await openPglite(path);
       await db.exec(this.#bootstrapSql());
       await db.close();
       await writeFile(ready, 'prepared\n');
@@ -108,7 +109,7 @@ export class PgliteRegionDriver implements RegionDriver {
     if (entry === undefined) {
       const path = this.#path(name);
       const closing = this.#closing.get(name) ?? Promise.resolve();
-      const ready = closing.then(() => stat(path)).then(() => PGlite.create(path));
+      const ready = closing.then(() => stat(path)).then(() => openPglite(path));
       entry = { ready, users: 0 };
       ready.catch(() => this.#open.delete(name));
     } else {
