@@ -133,15 +133,25 @@ export class Jobs<Scope> {
       return { status: 'dead', reason: refused };
     }
     const tenant = job.tenantId as TenantId;
+    let thrown: unknown;
     try {
-      await this.#options.runAsTenant(tenant, (scope) => handler(scope, {
-        id: job.id, name: job.queue, tenantId: tenant, payload: job.payload,
-        attempt: job.attempt,
-      }));
+      await this.#options.runAsTenant(tenant, async (scope) => {
+        try {
+          await handler(scope, {
+            id: job.id, name: job.queue, tenantId: tenant, payload: job.payload,
+            attempt: job.attempt,
+          });
+        } catch (err) {
+          thrown = err;
+          throw err;
+        }
+      });
       return { status: 'done' };
     } catch (err) {
-      // Only a stable code is kept: a handler's message may quote the tenant's data.
-      const code = isTenancyError(err) ? err.code : 'JOB_FAILED';
+      // Only a stable code is kept: a handler's message may quote the tenant's data. The
+      // session wraps what the handler threw, so the handler's own error decides the code.
+      const cause = thrown ?? err;
+      const code = isTenancyError(cause) ? cause.code : 'JOB_FAILED';
       this.#options.log({ level: 'warn', event: 'job.failed', tenantId: tenant, code });
       return fatal.has(code) ? { status: 'dead', reason: code } : { status: 'retry', reason: code };
     }

@@ -146,7 +146,8 @@ export class DocumentVectors {
     const limit = mmr ? Math.max(options.fetchK ?? 20, options.k) : options.k;
     const s = this.session;
     if (settings.pgvector && !options.exact) {
-      await s.query(`SELECT ${s.table('refresh_embedding_stats')}()`);
+      await s.query(`SELECT ${s.table('ensure_embedding_index')}($1, $2)`,
+        [settings.dimension, settings.metric]);
       // Past the default 40 candidates the graph search would stop early; iterative scans keep
       // going when row-level security filters out other tenants' neighbours.
       await s.query(

@@ -17,13 +17,13 @@ export function embeddingIndexName(metric: string, dimension: number): string {
  * lives in `embedding_settings`; each embedding row names it through a foreign key, so a row of
  * another dimension cannot be stored even by SQL that skips the store.
  *
- * Two things a tenant session may ask the owner to do, through SECURITY DEFINER functions that
- * take no names: `ensure_embedding_index(dimension, metric)` builds the HNSW index of a dimension
- * the first time a tenant uses it. The index is partial (`WHERE dimension = n`) over the cast
- * `embedding::vector(n)`, because in `row` isolation one column holds vectors of every tenant's
- * dimension and an HNSW index takes one. `refresh_embedding_stats()` runs ANALYZE once the table
- * has changed by a tenth: the planner weighs the index against reading the tenant's rows by
- * `tenant_id`, and PGlite has no autovacuum to keep that estimate true.
+ * `ensure_embedding_index(dimension, metric)` is the one thing a tenant session may ask the
+ * owner to do (SECURITY DEFINER, no names taken): build the HNSW index of a dimension the first
+ * time a tenant uses it, and keep the table's statistics current. The index is partial
+ * (`WHERE dimension = n`) over the cast `embedding::vector(n)`, because in `row` isolation one
+ * column holds vectors of every tenant's dimension and an HNSW index takes one. ANALYZE runs
+ * once the table has changed by a tenth: the planner weighs the index against reading the
+ * tenant's rows by `tenant_id`, and PGlite has no autovacuum to keep that estimate true.
  */
 export function embeddingTablesSql({ table, secure }: MigrationContext): string {
   const embeddings = table('document_embeddings');
@@ -66,6 +66,10 @@ CREATE FUNCTION ${table('ensure_embedding_index')}(dim integer, metric text) RET
 AS $fn$
 DECLARE
   ext_schema text;
+  table_oid oid := '${embeddings}'::regclass;
+  index_name text := 'document_embeddings_hnsw_' || metric || '_' || dim;
+  changed bigint;
+  total real;
   opclass text := CASE metric WHEN 'cosine' THEN 'vector_cosine_ops'
     WHEN 'ip' THEN 'vector_ip_ops' WHEN 'l2' THEN 'vector_l2_ops' END;
 BEGIN
@@ -77,30 +81,24 @@ BEGIN
   IF ext_schema IS NULL THEN
     RETURN false;
   END IF;
-  EXECUTE format(
-    'CREATE INDEX IF NOT EXISTS %I ON ${embeddings} ' ||
-      'USING hnsw ((embedding::%I.vector(%s)) %I.%I) WHERE dimension = %s',
-    'document_embeddings_hnsw_' || metric || '_' || dim, ext_schema, dim, ext_schema, opclass,
-    dim);
-  RETURN true;
-EXCEPTION WHEN duplicate_table OR unique_violation THEN
-  RETURN true;
-END
-$fn$;
-CREATE FUNCTION ${table('refresh_embedding_stats')}() RETURNS boolean
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog
-AS $fn$
-DECLARE
-  changed bigint;
-  total real;
-BEGIN
-  SELECT s.n_mod_since_analyze, c.reltuples INTO changed, total
-    FROM pg_stat_all_tables s JOIN pg_class c ON c.oid = s.relid
-   WHERE s.relid = '${embeddings}'::regclass;
-  IF changed IS NULL OR changed < greatest(50, 0.1 * greatest(total, 0)) THEN
-    RETURN false;
+  -- Looked up first: CREATE INDEX IF NOT EXISTS would lock out writers even when it has
+  -- nothing to do.
+  IF NOT EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                  WHERE i.indrelid = table_oid AND c.relname = index_name) THEN
+    BEGIN
+      EXECUTE format(
+        'CREATE INDEX IF NOT EXISTS %I ON ${embeddings} ' ||
+          'USING hnsw ((embedding::%I.vector(%s)) %I.%I) WHERE dimension = %s',
+        index_name, ext_schema, dim, ext_schema, opclass, dim);
+    EXCEPTION WHEN duplicate_table OR unique_violation THEN
+      NULL;
+    END;
   END IF;
-  ANALYZE ${embeddings};
+  SELECT s.n_mod_since_analyze, c.reltuples INTO changed, total
+    FROM pg_stat_all_tables s JOIN pg_class c ON c.oid = s.relid WHERE s.relid = table_oid;
+  IF changed >= greatest(50, 0.1 * greatest(total, 0)) THEN
+    ANALYZE ${embeddings};
+  END IF;
   RETURN true;
 END
 $fn$;`;

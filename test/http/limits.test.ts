@@ -1,6 +1,7 @@
 // Limits over HTTP: a per-tenant rate keyed by the API key (429 + Retry-After, the others
 // untouched), per-tenant overrides, the statement timeout as 503, and capped page sizes.
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { TenantScope } from '../../src/index.ts';
 import { drivers, tenantName } from '../support/drivers.ts';
 import {
   admin, bearer, createTenant, expectError, skipDriver, useApp, type CreatedTenant,
@@ -102,7 +103,7 @@ for (const kind of drivers) {
 
       beforeAll(async () => {
         t = await createTenant(d.app, tenantName('pages'), 'schema');
-        for (let i = 0; i < 6; i++) {
+        for (let i = 0; i < 5; i++) {
           await createTenant(d.app, tenantName(`filler${i}`), 'row');
           for (const url of ['/v1/conversations', '/v1/documents']) {
             const res = await d.app.inject({ method: 'POST', url, headers: bearer(t.secret),
@@ -140,19 +141,19 @@ for (const kind of drivers) {
 
       it('caps the library at 1000 a page and refuses more', async () => {
         const page = await d.tenancy.withTenant(t.id, (s) => s.documents.list({ limit: 1000 }));
-        expect(page.items).toHaveLength(6);
-        for (const list of [
-          (s: Parameters<Parameters<typeof d.tenancy.withTenant>[1]>[0]) =>
-            s.documents.list({ limit: 1001 }),
-          (s: Parameters<Parameters<typeof d.tenancy.withTenant>[1]>[0]) =>
-            s.conversations.list({ limit: 1001 }),
-        ]) {
+        expect(page.items).toHaveLength(5);
+        const lists: ((s: TenantScope) => Promise<unknown>)[] = [
+          (s) => s.documents.list({ limit: 1001 }),
+          (s) => s.conversations.list({ limit: 1001 }),
+        ];
+        for (const list of lists) {
           await expect(d.tenancy.withTenant(t.id, list)).rejects
             .toMatchObject({ code: 'VALIDATION_FAILED' });
         }
-        await expect(d.tenancy.audit.list({ limit: 5000 })).resolves.toBeDefined();
-        expect((await d.tenancy.audit.list({ limit: 5000 })).items.length)
-          .toBeLessThanOrEqual(1000);
+        // The audit log reads at most 1000 a page, whatever is asked.
+        const records = await d.tenancy.audit.list({ limit: 5000 });
+        expect(records.items.length).toBeGreaterThan(4);
+        expect(records.items.length).toBeLessThanOrEqual(1000);
       });
     });
 }

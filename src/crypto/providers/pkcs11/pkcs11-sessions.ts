@@ -75,7 +75,12 @@ export class SessionPool {
   async #acquire(): Promise<Handle> {
     const idle = this.#idle.pop();
     if (idle !== undefined) {
-      if (!this.#loggedIn) this.#login(idle);
+      try {
+        if (!this.#loggedIn) this.#login(idle);
+      } catch (err) {
+        this.#idle.push(idle);
+        throw err;
+      }
       return idle;
     }
     if (this.#open < maxSessions) return this.#openSession();
