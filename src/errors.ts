@@ -13,6 +13,15 @@ export const errorCatalogue = {
   TENANT_SUSPENDED: { status: 403, message: 'tenant is suspended' },
   TENANT_NOT_ACTIVE: { status: 409, message: 'tenant is {status}' },
   REGION_UNKNOWN: { status: 400, message: 'region is not configured: {detail}' },
+  RESIDENCY_VIOLATION: {
+    status: 409,
+    message: 'residency violation: tenant {tenant} must stay in region {required}; ' +
+      '{what} in region {offending} refused',
+  },
+  TENANT_MOVE_FAILED: {
+    status: 500,
+    message: 'tenant move failed at step {detail}; the tenant is whole in region {region}',
+  },
   NOT_FOUND: { status: 404, message: 'not found' },
   ID_TAKEN: { status: 409, message: 'an object with this id already exists' },
   UNAUTHENTICATED: { status: 401, message: 'missing or invalid credentials' },
@@ -70,6 +79,19 @@ export const errorCatalogue = {
   JOB_TENANT_REQUIRED: { status: 400, message: 'a job must name the tenant it works for' },
   JOB_INVALID: { status: 400, message: 'job is invalid: {detail}' },
   JOBS_UNAVAILABLE: { status: 503, message: 'the job queue is unavailable' },
+  BACKUP_ID_INVALID: { status: 400, message: 'backup id is invalid: {detail}' },
+  BACKUP_NOT_FOUND: { status: 404, message: 'backup not found: {detail}' },
+  BACKUP_CORRUPT: { status: 422, message: 'the archive failed verification: {detail}' },
+  BACKUP_TENANT_MISMATCH: {
+    status: 409,
+    message: 'the archive belongs to another tenant ({detail}); restore it with clone instead',
+  },
+  BACKUP_INCOMPATIBLE: { status: 409, message: 'the archive cannot be restored here: {detail}' },
+  BACKUP_KEYS_DESTROYED: {
+    status: 410,
+    message: "the archive cannot be read: its tenant's keys were destroyed (crypto-shredded)",
+  },
+  BACKUP_STORE_UNAVAILABLE: { status: 503, message: 'the backup store failed: {detail}' },
   DATABASE_ERROR: { status: 500, message: 'database error' },
   INTERNAL: { status: 500, message: 'internal error' },
 } as const satisfies Record<string, { status: number; message: string }>;

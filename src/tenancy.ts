@@ -21,6 +21,8 @@ import { DataFolderLock } from './storage/data-folder-lock.ts';
 import type { Database } from './storage/driver.ts';
 import { checkMigrations, latestVersion, type Migration } from './storage/migrations.ts';
 import { RegionStorage } from './storage/region.ts';
+import { Residency } from './residency/residency.ts';
+import type { MoveOptions, MoveResult } from './residency/region-move.ts';
 import { runSession, type TenantSession } from './storage/session.ts';
 import { ConversationStore } from './stores/conversations.ts';
 import { DocumentStore } from './stores/documents.ts';
@@ -90,6 +92,7 @@ export class Tenancy {
   readonly #lock: DataFolderLock | undefined;
   readonly #log: LogHook;
   readonly migrations: readonly Migration[];
+  #residency: Residency | undefined;
   #closed = false;
 
   private constructor(parts: {
@@ -156,7 +159,7 @@ export class Tenancy {
       fields: parts.fields,
       audit: this.audit,
       tenant: (id) => this.#lifecycle.get(id),
-      session: (tenant, fn) => runSession(this.#lifecycle.region(tenant.region)
+      session: async (tenant, fn) => runSession((await this.residency.route(tenant))
         .placement(tenant.isolation).locate(tenant.id), tenant.id, fn),
     });
     this.apiKeys = new ApiKeyOperations(parts.keys, this.#lifecycle, this.audit);
@@ -196,6 +199,16 @@ export class Tenancy {
         catalogRegion, catalogDb, actor: options.actor ?? { kind: 'system' }, tenantKeys, fields,
       });
       await tenancy.audit.prepare();
+      tenancy.#residency = await Residency.open({
+        config: parsed, dataDir, catalog, catalogDb, catalogRegion, regions, keys: tenantKeys,
+        fields: fields.all, migrations, audit: tenancy.audit,
+        forget: async (id) => {
+          tenancy.#cache.forget(id);
+          await tenantKeys?.forget(id);
+        },
+      });
+      tenancy.tenants.attachResidency(tenancy.#residency,
+        parsed.defaultRegion ?? (regions.keys().next().value as string));
       await tenancy.limits.prepare();
       await tenancy.jobs.adapter.prepare();
       if (options.migrate !== false) await tenancy.#migrate(undefined, true);
@@ -224,7 +237,7 @@ export class Tenancy {
   ): Promise<T> {
     if (this.#closed) throw new TenancyError('CLOSED');
     const tenant = await this.#activeTenant(parseTenantId(id));
-    const region = this.#lifecycle.region(tenant.region);
+    const region = await this.residency.route(tenant);
     const storage = region.placement(tenant.isolation).locate(tenant.id);
     const { statementTimeoutMillis } = await this.limits.of(tenant.id);
     const cipher = await this.#tenantKeys.cipher(tenant);
@@ -272,6 +285,16 @@ export class Tenancy {
     return runDoctor(await doctorRegions(this.#regions, (options) => this.tenants.list(options)));
   }
 
+  /**
+   * Data residency: the guard (`require`), the residency report and region moves. Every
+   * tenant resource handed out passes `route`, which refuses a region whose resources are
+   * another region's.
+   */
+  get residency(): Residency {
+    if (this.#residency === undefined) throw new TenancyError('CLOSED');
+    return this.#residency;
+  }
+
   /** The region storage a tenant lives in; used by operations that work below the stores. */
   regionOf(tenant: Tenant): RegionStorage {
     return this.#lifecycle.region(tenant.region);
@@ -306,6 +329,9 @@ export interface DeleteOptions extends AuditContext {
 
 /** `tenancy.tenants`: the lifecycle, with an API key issued at creation. Changes are audited. */
 export class TenantOperations {
+  #residency: Residency | undefined;
+  #defaultRegion = '';
+
   constructor(
     private readonly lifecycle: TenantLifecycle,
     private readonly catalog: Catalog,
@@ -316,12 +342,21 @@ export class TenantOperations {
     private readonly tenantKeys: TenantKeys,
   ) {}
 
+  /** Wires the residency guard in; called once while Tenancy opens. */
+  attachResidency(residency: Residency, defaultRegion: string): void {
+    this.#residency = residency;
+    this.#defaultRegion = defaultRegion;
+  }
+
   /** Creates the tenant's storage in its isolation and region, and issues its first API key. */
   create(input: CreateTenantInput, context?: AuditContext): Promise<CreatedTenant> {
     const event = { ...context, action: 'tenant.create', tenantId: input.id,
       resource: tenantResource(input.id) };
     return this.audit.audited(event, async () => {
       const started = Date.now();
+      // Refused before anything is written when the region's resources are another region's.
+      await this.#residency?.route({ id: parseTenantId(input.id),
+        region: input.region ?? this.#defaultRegion }, context);
       const tenant = await this.lifecycle.create(input);
       const apiKey = await this.keys.issue(tenant.id);
       this.log({
@@ -336,6 +371,17 @@ export class TenantOperations {
 
   get(id: string): Promise<Tenant> {
     return this.lifecycle.get(id);
+  }
+
+  /**
+   * Moves the tenant to another region: copy (values sealed again under new keys made in the
+   * target region), verify counts and checksums, switch the catalog, then destroy the source
+   * copy, its keys and its archives. Each step is audited; a move cut short leaves the tenant
+   * whole in one region, and the next move finishes or undoes it.
+   */
+  move(id: string, target: { region: string }, options: MoveOptions = {}): Promise<MoveResult> {
+    if (this.#residency === undefined) return Promise.reject(new TenancyError('CLOSED'));
+    return this.#residency.move(id, target.region, options);
   }
 
   list(options?: ListTenantsOptions): Promise<Tenant[]> {

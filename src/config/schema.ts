@@ -68,6 +68,36 @@ const keyProviderSchema = z.discriminatedUnion('provider', [
 
 export type KeyProviderConfig = z.output<typeof keyProviderSchema>;
 
+/**
+ * Where a region keeps its backup archives: a folder (the embedded default, under the data
+ * folder) or an S3-compatible bucket. Keys are laid out as `tenants/<tenant>/backups/<id>/…`.
+ */
+const backupStoreSchema = z.discriminatedUnion('store', [
+  z.object({
+    store: z.literal('folder'),
+    /** Default `<dataDir>/backups/<region>`. */
+    path: z.string().min(1).optional(),
+  }).strict(),
+  z.object({
+    store: z.literal('s3'),
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name'),
+    /** Only for an S3-compatible server other than AWS's own. */
+    endpoint: z.url().optional(),
+    awsRegion: z.string().min(1),
+    accessKeyId: z.string().min(1).optional(),
+    secretAccessKey: secret.optional(),
+    /** Path-style URLs (`endpoint/bucket/key`), which most S3-compatible servers need. */
+    forcePathStyle: z.boolean().default(false),
+    /** Keys start with this folder, e.g. `prod/`; the tenant layout follows it. */
+    prefix: z.string().regex(/^([a-z0-9][a-z0-9._-]*\/)*$/, 'must be folders ending in /')
+      .max(200).default(''),
+    /** Size of each part of a multipart upload, in MiB (S3 takes 5 at least). */
+    partSizeMiB: z.number().int().min(5).max(512).default(8),
+  }).strict(),
+]);
+
+export type BackupStoreConfig = z.output<typeof backupStoreSchema>;
+
 const regionSchema = z
   .object({
     /** A Postgres URL of the region's shared database, or "embedded" for PGlite. */
@@ -88,6 +118,8 @@ const regionSchema = z
     maxOpenDatabases: z.number().int().min(1).max(64).default(4),
     /** The region's key provider: it wraps the master keys of the tenants pinned here. */
     keys: keyProviderSchema.prefault({ provider: 'local' }),
+    /** The region's blob store of backup archives. */
+    backups: backupStoreSchema.prefault({ store: 'folder' }),
   })
   .strict();
 

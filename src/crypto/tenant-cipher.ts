@@ -60,6 +60,16 @@ export class FieldCipher {
   }
 }
 
+export interface TenantCipherOptions {
+  /** Values sealed under one subkey before a fresh salt is drawn (default `maxUsesPerSubkey`). */
+  maxUsesPerSubkey?: number;
+  /**
+   * Called when a value names a data key version newer than this cipher knows: another process
+   * rotated. The owner drops the cipher so the next session loads the new version.
+   */
+  onNewerVersion?: () => void;
+}
+
 /** The cipher of one tenant: built from its unwrapped keyring, emptied when the keys go. */
 export class TenantCipher {
   readonly tenantId: string;
@@ -67,14 +77,29 @@ export class TenantCipher {
   readonly #keyring: UnwrappedKeyring;
   readonly #fields = new Map<string, FieldCipher>();
   readonly #subkeys = new Map<string, Buffer>();
+  readonly #maxUses: number;
+  readonly #onNewerVersion: (() => void) | undefined;
   #sealing: SealingKey | undefined;
   #uses = 0;
+  #batches = 0;
   #destroyed = false;
 
-  constructor(keyring: UnwrappedKeyring) {
+  constructor(keyring: UnwrappedKeyring, options: TenantCipherOptions = {}) {
     this.#keyring = keyring;
     this.tenantId = keyring.tenantId;
     this.activeVersion = keyring.activeVersion;
+    this.#maxUses = options.maxUsesPerSubkey ?? maxUsesPerSubkey;
+    this.#onNewerVersion = options.onNewerVersion;
+  }
+
+  /** Batches of writes begun so far, each under a subkey of its own random salt. */
+  get batches(): number {
+    return this.#batches;
+  }
+
+  /** True once `destroy` zeroed the keys. */
+  get destroyed(): boolean {
+    return this.#destroyed;
   }
 
   /** The keyring id as hex, as status and deletion records name it. */
@@ -118,7 +143,7 @@ export class TenantCipher {
 
   sealAt(place: Buffer, plaintext: Uint8Array): Buffer {
     this.#live();
-    if (this.#sealing === undefined || this.#uses >= maxUsesPerSubkey) this.#newBatch();
+    if (this.#sealing === undefined || this.#uses >= this.#maxUses) this.#newBatch();
     this.#uses += 1;
     return sealEnvelope(this.#sealing as SealingKey, place, plaintext);
   }
@@ -155,6 +180,7 @@ export class TenantCipher {
     const subkey = this.#subkey(version, salt);
     this.#sealing = { keyId: this.#keyring.keyringId, version, salt, subkey };
     this.#uses = 0;
+    this.#batches += 1;
   }
 
   #subkey(version: number, salt: Buffer): Buffer {
@@ -163,9 +189,15 @@ export class TenantCipher {
     if (cached !== undefined) return cached;
     const dataKey = this.#keyring.dataKeys.get(version);
     if (dataKey === undefined) {
+      const newer = version > Math.max(0, ...this.#keyring.dataKeys.keys());
+      if (newer) this.#onNewerVersion?.();
       throw new TenancyError('DECRYPT_FAILED', {
         tenantId: this.tenantId,
-        params: { detail: `key version ${version} is retired or unknown` },
+        params: {
+          detail: newer
+            ? `key version ${version} is newer than the keys loaded; the next session has it`
+            : `key version ${version} is retired or unknown`,
+        },
       });
     }
     const subkey = deriveSubkey(dataKey, this.#keyring.keyringId, version, salt);

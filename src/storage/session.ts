@@ -6,6 +6,11 @@ import type { Queryable, QueryResult } from './driver.ts';
 import { bindTenant, type TenantStorage } from './placements/placement.ts';
 import { quoteIdent } from './sql.ts';
 
+// Sessions whose callback has settled. Their transaction is over and the connection it ran on
+// may already be serving another tenant, so a statement sent through a kept reference (a late
+// timer, a stream still flowing) must not reach it.
+const endedSessions = new WeakSet<TenantSession>();
+
 /**
  * What a tenant's code may run. The tenant is fixed for the session's life and every table name
  * comes from `table()`, so SQL written once works in all three isolations.
@@ -42,6 +47,9 @@ export class TenantSession {
     sql: string,
     params: readonly unknown[] = [],
   ): Promise<QueryResult<R>> {
+    if (endedSessions.has(this)) {
+      throw new TenancyError('NO_TENANT_CONTEXT', { tenantId: this.tenantId });
+    }
     refuseEscapesOnce(sql);
     if (this.#timedOut) throw new TenancyError('STATEMENT_TIMEOUT', { tenantId: this.tenantId });
     const started = this.#lateTimeoutMillis > 0 ? performance.now() : 0;
@@ -184,7 +192,13 @@ export async function runSession<T>(
         }
         const late = timeout > 0 && storage.database.cancelsSlowStatements !== true ? timeout : 0;
         const session = new TenantSession(tenant, storage.schema, tx, late);
-        const result = await fn(session);
+        let result: T;
+        try {
+          result = await fn(session);
+        } finally {
+          // Statements already sent run before the COMMIT or ROLLBACK; later ones are refused.
+          //endedSessions.add(session);
+        }
         // Code that caught the timeout and went on must not commit what the session did.
         if (session.timedOut) throw new TenancyError('STATEMENT_TIMEOUT', { tenantId: tenant });
         return result;

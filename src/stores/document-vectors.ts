@@ -155,12 +155,21 @@ export class DocumentVectors {
         "set_config('hnsw.iterative_scan', 'strict_order', true)",
         [String(Math.min(1000, Math.max(40, limit)))]);
     }
-    const { sql, params } = nearestSql({
-      embeddings: s.table('document_embeddings'), documents: s.table('documents'),
-      dimension: settings.dimension, metric, pgvector: settings.pgvector, exact: options.exact,
-      withEmbedding: mmr,
-    }, { vector, limit, filter: options.filter });
-    const nearest = (await s.query<NearestRow>(sql, params)).rows;
+    const nearestOf = async (exact: boolean): Promise<NearestRow[]> => {
+      const { sql, params } = nearestSql({
+        embeddings: s.table('document_embeddings'), documents: s.table('documents'),
+        dimension: settings.dimension, metric, pgvector: settings.pgvector, exact,
+        withEmbedding: mmr,
+      }, { vector, limit, filter: options.filter });
+      return (await s.query<NearestRow>(sql, params)).rows;
+    };
+    let nearest = await nearestOf(options.exact);
+    // An index scan that ends short gave up (hnsw.max_scan_tuples) before it found enough of
+    // this tenant's rows, or of the filter's: a small tenant beside large ones in row isolation,
+    // or a rare filter. The exact scan then answers, over the tenant's rows only.
+    if (settings.pgvector && !options.exact && nearest.length < limit) {
+      nearest = await nearestOf(true);
+    }
     const picked = mmr
       ? selectMmr(vector, nearest.map((row) => row.embedding as number[]), options.k,
         options.lambda).map((i) => nearest[i] as NearestRow)

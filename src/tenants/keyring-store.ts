@@ -139,6 +139,12 @@ export class KeyringTx {
     return row === undefined ? undefined : toKeyring(row);
   }
 
+  /** The database's clock, which stamped every key's `created_at`. */
+  async now(): Promise<Date> {
+    const found = await this.tx.query<{ now: Date | string }>('SELECT now() AS now');
+    return date((found.rows[0] as { now: Date | string }).now);
+  }
+
   async keys(tenantId: string): Promise<TenantKeyRow[]> {
     const found = await this.tx.query<{
       purpose: KeyPurpose; version: number; state: TenantKeyRow['state'];

@@ -68,10 +68,21 @@ export function keyIdsOf(keyringId: Buffer, keys: readonly Pick<TenantKeyRow, 'p
 export class TenantKeys {
   readonly #regions: ReadonlyMap<string, RegionKeys>;
   readonly #cache: KeyCache<TenantCipher>;
+  readonly #maxAgeMillis: number;
+  // Every cipher handed out and still reachable, by tenant: the cache may have dropped one
+  // (age, count, a status change) while a session still holds it, and a shred wipes those too.
+  readonly #live = new Map<string, Set<WeakRef<TenantCipher>>>();
+  readonly #collected = new FinalizationRegistry<{ tenantId: string;
+    ref: WeakRef<TenantCipher> }>(({ tenantId, ref }) => {
+      const refs = this.#live.get(tenantId);
+      refs?.delete(ref);
+      if (refs?.size === 0) this.#live.delete(tenantId);
+    });
 
   constructor(regions: ReadonlyMap<string, RegionKeys>, cache: KeyCacheOptions) {
     this.#regions = regions;
     this.#cache = new KeyCache(cache);
+    this.#maxAgeMillis = cache.maxAgeMillis;
   }
 
   region(name: string): RegionKeys {
@@ -163,9 +174,9 @@ export class TenantKeys {
   async retire(tenant: Tenant, version: number, rowsUsing: () => Promise<number>):
     Promise<KeyringStatus> {
     const { store } = this.region(tenant.region);
-    const keys = await store.transaction(async (tx) => {
+    const { keys, now } = await store.transaction(async (tx) => {
       await this.#keyringOrFail(tx, tenant, false);
-      return tx.keys(tenant.id);
+      return { keys: await tx.keys(tenant.id), now: await tx.now() };
     });
     const key = keys.find((k) => k.purpose === 'data' && k.version === version);
     if (key === undefined) {
@@ -179,6 +190,18 @@ export class TenantKeys {
       });
     }
     if (key.state === 'previous') {
+      // Another process may have loaded the keys before the next version existed and seal
+      // under this one until its cache entry expires; values it writes then would be lost.
+      const successor = keys.filter((k) => k.purpose === 'data' && k.version > version)
+        .sort((a, b) => a.version - b.version)[0];
+      const safeAt = (successor?.createdAt.getTime() ?? 0) + this.#maxAgeMillis;
+      if (now.getTime() < safeAt) {
+        throw new TenancyError('KEY_VERSION_IN_USE', {
+          tenantId: tenant.id,
+          params: { detail: `${version} (other processes may seal under it until ` +
+            `${new Date(safeAt).toISOString()}; retry then)` },
+        });
+      }
       const rows = await rowsUsing();
       if (rows > 0) {
         throw new TenancyError('KEY_VERSION_IN_USE', {
@@ -255,6 +278,8 @@ export class TenantKeys {
       return tx.destroy(tenant.id, row.keyringId, ids.all);
     });
     await this.#cache.forget(tenant.id, true);
+    for (const ref of this.#live.get(tenant.id) ?? []) ref.deref()?.destroy();
+    this.#live.delete(tenant.id);
     // Dead row versions of the overwritten keys go at once rather than at autovacuum's pace.
     await store.vacuum().catch(() => {});
     return record;
@@ -300,12 +325,22 @@ export class TenantKeys {
       if (indexKey === undefined || activeVersion === 0) {
         throw new TenancyError('KEY_UNWRAP_FAILED', { tenantId: tenant.id });
       }
-      return new TenantCipher({
+      const cipher = new TenantCipher({
         tenantId: tenant.id, keyringId: row.keyringId, activeVersion, dataKeys, indexKey,
-      });
+      }, { onNewerVersion: () => void this.#cache.forget(tenant.id) });
+      this.#track(cipher);
+      return cipher;
     } finally {
       master.fill(0);
     }
+  }
+
+  #track(cipher: TenantCipher): void {
+    const ref = new WeakRef(cipher);
+    let refs = this.#live.get(cipher.tenantId);
+    if (refs === undefined) this.#live.set(cipher.tenantId, refs = new Set());
+    refs.add(ref);
+    this.#collected.register(cipher, { tenantId: cipher.tenantId, ref });
   }
 
   /** The tenant's keyring row; KEYS_DESTROYED after a shred, undefined if it never had one. */

@@ -81,12 +81,15 @@ describe('tenancy import on the embedded default', () => {
   });
 
   it('keeps the good lines of a batch whose insert the database refused', async () => {
-    // A NUL character passes validation but Postgres text refuses it: that one batch is
-    // retried line by line, so only the offending line is skipped.
+    // A NUL character passes validation but Postgres jsonb refuses it (metadata is stored in
+    // the clear): that one batch is retried line by line, so only the offending line is
+    // skipped. Message content is sealed into bytea, so a NUL there is kept like any other
+    // character.
     const file = join(dataDir, 'nul.jsonl');
     const lines = Array.from({ length: 5 }, (_, i) => JSON.stringify({
       id: `nul-${i + 1}`, title: `t${i}`,
-      messages: [{ role: 'user', content: i === 2 ? 'a\u0000SECRET-CONTENT' : 'fine' }],
+      ...(i === 2 ? { metadata: { note: 'a\u0000SECRET-CONTENT' } } : {}),
+      messages: [{ role: 'user', content: i === 3 ? 'a\u0000b' : 'fine' }],
     }));
     await writeFile(file, `${lines.join('\n')}\n`);
     const result = await runCli(['import', 'planted-co', file, '--json', ...data]);
@@ -94,11 +97,15 @@ describe('tenancy import on the embedded default', () => {
     const report = JSON.parse(result.stdout) as ImportReport;
     expect(report.imported).toBe(4);
     expect(report.badLines).toEqual([
-      { line: 3, code: 'DATABASE_ERROR', message: 'database error (SQLSTATE 22021)' },
+      { line: 3, code: 'DATABASE_ERROR', message: 'database error (SQLSTATE 22P05)' },
     ]);
     expect(result.stdout).not.toContain('SECRET');
-    const counts = await inspect({ dataDir }, (t) => countConversations(t, 'planted-co'));
-    expect(counts).toEqual({ conversations: 8, distinct: 8, messages: 8 });
+    const counts = await inspect({ dataDir }, async (t) => ({
+      ...await countConversations(t, 'planted-co'),
+      nul: await t.withTenant('planted-co', async ({ conversations }) =>
+        (await conversations.get('nul-4'))?.messages[0]?.content),
+    }));
+    expect(counts).toEqual({ conversations: 8, distinct: 8, messages: 8, nul: 'a\u0000b' });
   });
 
   it('resumes after the checkpoint of a run that died, with no duplicates', async () => {

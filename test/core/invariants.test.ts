@@ -96,9 +96,17 @@ for (const kind of drivers) {
           // only for that transaction.
           await raw.query('begin');
           await raw.query("select set_config('tenancy.tenant_id', $1, true)", [id]);
-          const titles = await raw.query(`select title from ${documents}`);
+          const titles = await raw.query<{ id: string; title: Buffer }>(
+            `select id, title from ${documents}`);
           await raw.query('commit');
-          expect(titles.rows).toEqual([{ title: `${id} seed` }]);
+          // The title is stored sealed: raw SQL sees an envelope, the store the plaintext.
+          expect(titles.rows).toHaveLength(1);
+          const [row] = titles.rows as [{ id: string; title: Buffer }];
+          expect(row.title[0]).toBe(0xe7);
+          expect(row.title.includes(Buffer.from(`${id} seed`))).toBe(false);
+          expect(await d.tenancy.keys.open(id,
+            { table: 'documents', column: 'title', rowId: row.id }, row.title))
+            .toBe(`${id} seed`);
           expect(await sqlStateOf(raw.query(`select * from ${documents}`))).toBe('TN001');
         } finally {
           await raw.end();

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tenancy } from '../../src/index.ts';
 import type { SearchHit } from '../../src/stores/document-vectors.ts';
 import { nearestSql } from '../../src/stores/vector-sql.ts';
-import { openFresh, type DriverKind } from '../support/drivers.ts';
+import { isolations, openFresh, type DriverKind } from '../support/drivers.ts';
 import { expectCode, pgAvailable } from '../core/harness.ts';
 import { randomVectors } from './support.ts';
 
@@ -18,7 +18,7 @@ interface Opened { tenancy: Tenancy; close(): Promise<void> }
 
 async function seeded(kind: DriverKind): Promise<Opened> {
   const opened = await openFresh(kind);
-  for (const isolation of ['row', 'schema'] as const) {
+  for (const isolation of isolations) {
     for (const id of [`paths-${isolation}`, `noise-${isolation}`]) {
       await opened.tenancy.tenants.create({ id, isolation });
     }
@@ -71,16 +71,20 @@ describe('pgvector (PGlite) and the real[] fallback (server)', () => {
   });
 
   it('has pgvector on PGlite and the HNSW index serves its searches, under RLS', async () => {
-    for (const isolation of ['row', 'schema']) {
-      // A search first: it brings the planner's statistics up to date after the bulk load,
-      // once; the next session finds them fresh.
+    for (const isolation of isolations) {
+      // A search first: it brings the planner's statistics up to date after the bulk load
+      // (unless another tenant's first use already did), once; the next session finds them
+      // fresh. Fresh means within the tenth of the table `ensure_embedding_index` allows: in
+      // row isolation the noise tenant's 12 rows came after the last ANALYZE, and stay there.
       await must(lite).withTenant(`paths-${isolation}`,
         (t) => t.vectors.search({ vector: queries[0] as number[] }));
-      const changed = await must(lite).withTenant(`paths-${isolation}`, async ({ session }) =>
-        (await session.query<{ changed: string }>(
-          `SELECT n_mod_since_analyze::text AS changed FROM pg_stat_all_tables
-            WHERE relid = '${session.table('document_embeddings')}'::regclass`)).rows);
-      expect(changed).toEqual([{ changed: '0' }]);
+      const stats = await must(lite).withTenant(`paths-${isolation}`, async ({ session }) =>
+        (await session.query<{ analysed: number; changed: number }>(
+          `SELECT c.reltuples::integer AS analysed, s.n_mod_since_analyze::integer AS changed
+             FROM pg_stat_all_tables s JOIN pg_class c ON c.oid = s.relid
+            WHERE s.relid = '${session.table('document_embeddings')}'::regclass`)).rows[0]);
+      expect(stats?.analysed).toBeGreaterThanOrEqual(stored.length);
+      expect(stats?.changed).toBeLessThan(Math.max(50, 0.1 * stored.length));
       const plans = await must(lite).withTenant(`paths-${isolation}`, async ({ session }) => {
         // 400 rows are cheaper to sort than to walk a graph for, and the planner knows it; with
         // sorting priced out, the plan shows whether the index matches the statement under RLS.
@@ -117,12 +121,13 @@ describe('pgvector (PGlite) and the real[] fallback (server)', () => {
 
   it.skipIf(!pgAvailable)('answers exactly alike on both paths, in every mode and filter',
     async () => {
-      for (const isolation of ['row', 'schema']) {
+      for (const isolation of isolations) {
         for (const filter of [undefined, { even: true }]) {
           const a = await answers(must(lite), `paths-${isolation}`, true, filter);
           const b = await answers(must(server), `paths-${isolation}`, false, filter);
           for (const mode of modes) expectSame(a[mode], b[mode]);
-          const ids = Object.values(b).flat(2).map((hit) => hit.id);
+          const ids = [...Object.values(a), ...Object.values(b)].flat(2).map((hit) => hit.id);
+          expect(ids).toHaveLength(2 * modes.length * queries.length * 10);
           expect(ids.some((id) => id.startsWith('n'))).toBe(false);
           if (filter !== undefined) {
             expect(ids.every((id) => Number(id.slice(1)) % 2 === 0)).toBe(true);

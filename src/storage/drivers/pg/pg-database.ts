@@ -48,6 +48,11 @@ export class PgDatabase implements Database {
     // is unknown and it is destroyed rather than handed to the next tenant.
     let clean = false;
     try {
+      // A request cancelled while it queued for a connection starts no transaction at all.
+      if (options.signal?.aborted === true) {
+        clean = true;
+        options.signal.throwIfAborted();
+      }
       await lease.client.query('BEGIN');
       let result: T;
       try {

@@ -1,0 +1,50 @@
+// Where a region keeps its tenants' archives, seen as folders: `tenants/<tenant>/backups/<id>/`.
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { RegionConfig } from '../config/schema.ts';
+
+/** One region's blob store as the residency report and moves see it. */
+export interface BackupPlaces {
+  readonly region: string;
+  /** Names the store, for findings: a folder path or `s3://bucket/prefix`. */
+  readonly where: string;
+  /** Backup ids by tenant id, read from the store itself. */
+  list(): Promise<Map<string, string[]>>;
+  /** Removes every archive of one tenant. */
+  remove(tenantId: string): Promise<void>;
+}
+
+/** A folder store: the embedded default `<dataDir>/backups/<region>`, or its configured path. */
+export class FolderBackupPlaces implements BackupPlaces {
+  constructor(readonly region: string, readonly where: string) {}
+
+  async list(): Promise<Map<string, string[]>> {
+    const found = new Map<string, string[]>();
+    const tenants = await readdir(join(this.where, 'tenants')).catch(() => [] as string[]);
+    for (const tenant of tenants) {
+      const ids = await readdir(join(this.where, 'tenants', tenant, 'backups'))
+        .catch(() => [] as string[]);
+      if (ids.length > 0) found.set(tenant, ids.sort());
+    }
+    return found;
+  }
+
+  async remove(tenantId: string): Promise<void> {
+    await rm(join(this.where, 'tenants', tenantId), { recursive: true, force: true });
+  }
+}
+
+interface BackupsConfig {
+  store?: string;
+  path?: string;
+}
+
+/** The folder a region's config names for its archives, or undefined for a non-folder store. */
+export function folderPlaces(region: string, config: RegionConfig, dataDir: string):
+  BackupPlaces | undefined {
+  const backups = (config as RegionConfig & { backups?: BackupsConfig }).backups;
+  if (backups !== undefined && backups.store !== undefined && backups.store !== 'folder') {
+    return undefined;
+  }
+  return new FolderBackupPlaces(region, backups?.path ?? join(dataDir, 'backups', region));
+}

@@ -1,0 +1,69 @@
+// Which region each region's resources really belong to: a mark in every region's database and
+// a comparison of root keys, so a config that points two regions at one resource is caught.
+import type { RegionStorage } from '../storage/region.ts';
+import type { TenantKeys } from '../tenants/tenant-keys.ts';
+
+/** A region whose resource belongs to (or is shared with) another region. */
+export interface RegionFault {
+  /** The region the resource was configured for. */
+  region: string;
+  /** The region that already owns it. */
+  owner: string;
+  what: 'data' | 'keys' | 'backups';
+}
+
+const markSql = `
+CREATE TABLE IF NOT EXISTS tenancy.region_mark (
+  only_one boolean PRIMARY KEY DEFAULT true CHECK (only_one),
+  region text NOT NULL,
+  marked_at timestamptz NOT NULL DEFAULT now()
+);`;
+
+/**
+ * Marks each region's shared database with the region's name the first time it opens, and
+ * reports a database whose mark names another region: two regions configured onto one database
+ * would otherwise mix their tenants' data without anything noticing.
+ */
+async function databaseFaults(regions: ReadonlyMap<string, RegionStorage>):
+  Promise<RegionFault[]> {
+  const faults: RegionFault[] = [];
+  for (const [name, region] of regions) {
+    const owner = await region.driver.shared.transaction('admin', async (tx) => {
+      await tx.exec(markSql);
+      await tx.query(
+        'INSERT INTO tenancy.region_mark (region) VALUES ($1) ON CONFLICT (only_one) DO NOTHING',
+        [name]);
+      const found = await tx.query<{ region: string }>('SELECT region FROM tenancy.region_mark');
+      return found.rows[0]?.region ?? name;
+    });
+    if (owner !== name) faults.push({ region: name, owner, what: 'data' });
+  }
+  return faults;
+}
+
+/**
+ * Two regions whose key providers wrap under the same root key share one key provider: a key
+ * "in" one of them is as much in the other. A provider that cannot answer now is not judged.
+ */
+async function keyFaults(keys: TenantKeys): Promise<RegionFault[]> {
+  const faults: RegionFault[] = [];
+  const seen = new Map<string, string>();
+  for (const { region, provider } of keys.regions) {
+    const root = await provider.currentRootKeyId().catch(() => undefined);
+    if (root === undefined) continue;
+    const id = `${provider.kind}:${root}`;
+    const owner = seen.get(id);
+    if (owner === undefined) seen.set(id, region);
+    else faults.push({ region, owner, what: 'keys' });
+  }
+  return faults;
+}
+
+/** Every resource that two regions share, found when Tenancy opens. */
+export async function regionFaults(regions: ReadonlyMap<string, RegionStorage>,
+  keys: TenantKeys): Promise<RegionFault[]> {
+  return [...await databaseFaults(regions), ...await keyFaults(keys)];
+}
+
+/** The region-mark table: routing data of the deployment, kept beside each region's data. */
+export const regionMarkTable = 'tenancy.region_mark';
