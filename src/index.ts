@@ -36,3 +36,14 @@ export type { EncryptedField } from './crypto/encrypted-fields.ts';
 export type { DeclaredCrypto, RowId } from './crypto/declared-crypto.ts';
 export type { KeyProvider, WrapContext, WrappedKey } from './crypto/key-provider.ts';
 export { LocalKeyProvider } from './crypto/providers/local/local-provider.ts';
+export { BackupOperations } from './backup/backup-operations.ts';
+export type {
+  BackupInfo, BackupProgress, CloneReport, CreateBackupOptions, PruneOptions, PruneReport,
+  RestoreReport, UnfinishedBackup, VerifyReport,
+} from './backup/backup-operations.ts';
+export type { BlobInfo, BlobStore, BlobWriter } from './backup/blob-store.ts';
+export { exportTenant } from './backup/tenant-export.ts';
+export type { ExportOptions, ExportPart, ExportedTable, TextRow } from './backup/tenant-export.ts';
+export { importTenant } from './backup/tenant-import.ts';
+export type { ImportOptions, ImportResult, RowTransform } from './backup/tenant-import.ts';
+export { resealRows } from './backup/reseal.ts';

@@ -9,6 +9,7 @@ import {
 } from './access/tenant-limits.ts';
 import { doctorRegions, runDoctor } from './access/doctor/doctor.ts';
 import type { DoctorReport } from './access/doctor/types.ts';
+import { BackupOperations } from './backup/backup-operations.ts';
 import { isParsedConfig, parseConfig } from './config/load.ts';
 import type { ConfigInput, TenancyConfig } from './config/schema.ts';
 import { DeclaredCrypto } from './crypto/declared-crypto.ts';
@@ -84,6 +85,8 @@ export class Tenancy {
   readonly jobs: Jobs<TenantScope>;
   /** Tenant encryption keys: status, rotation, re-encryption, retirement, root rotation. */
   readonly keys: KeyOperations;
+  /** Per-tenant archives in each region's blob store: create, list, verify, restore, clone. */
+  readonly backups: BackupOperations<AuditContext>;
   readonly #tenantKeys: TenantKeys;
   readonly #fields: EncryptedFields;
   readonly #regions: Map<string, RegionStorage>;
@@ -163,6 +166,23 @@ export class Tenancy {
         .placement(tenant.isolation).locate(tenant.id), tenant.id, fn),
     });
     this.apiKeys = new ApiKeyOperations(parts.keys, this.#lifecycle, this.audit);
+    this.backups = new BackupOperations<AuditContext>({
+      dataDir: resolve(parts.config.dataDir),
+      stores: Object.fromEntries(Object.entries(parts.config.regions)
+        .map(([name, region]) => [name, region.backups])),
+      fields: parts.fields.all,
+      tenant: (id) => this.#lifecycle.get(id),
+      storage: async (tenant) => (await this.residency.route(tenant))
+        .placement(tenant.isolation).locate(tenant.id),
+      cipher: async (tenant) => parts.tenantKeys.cipher(await this.#lifecycle.get(tenant.id)),
+      requireRegion: (check, context) => this.residency.require({ ...context, ...check,
+        what: 'backups' }),
+      createTenant: (input, context) => this.tenants.create(input, context),
+      suspend: (id, context) => this.tenants.suspend(id, context),
+      resume: (id, context) => this.tenants.resume(id, context),
+      deleteTenant: (id, context) => this.tenants.delete(id, context),
+      audited: (event, work, after) => this.audit.audited(event, work, after),
+    });
   }
 
   /**
@@ -306,6 +326,7 @@ export class Tenancy {
     // Workers stop and queued audit events are written while the databases are still open.
     await this.jobs.close().catch(() => undefined);
     await this.audit.close().catch(() => undefined);
+    await this.backups.close();
     await this.#tenantKeys.close();
     await Promise.allSettled([...this.#regions.values()].map((region) => region.close()));
     this.#lock?.release();

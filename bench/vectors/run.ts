@@ -17,7 +17,7 @@ const serverUrl = process.env.TENANCY_BENCH_DATABASE_URL ??
   process.env.TENANCY_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 interface Options { sizes: number[]; queries: number; exactQueries: number; rounds: number;
-  json: boolean; server: boolean }
+  json: boolean; server: boolean; pglite: boolean }
 
 function readOptions(argv: string[]): Options {
   const value = (name: string): string | undefined => {
@@ -31,6 +31,7 @@ function readOptions(argv: string[]): Options {
     rounds: Number(value('rounds') ?? 3),
     json: argv.includes('--json'),
     server: !argv.includes('--no-server'),
+    pglite: !argv.includes('--no-pglite'),
   };
 }
 
@@ -89,6 +90,21 @@ async function measure(tenancy: Tenancy, queries: number[][], rounds: number, ex
     rates.push(queries.length / ((performance.now() - started) / 1000));
   }
   return { qps: median(rates), medianMillis: median(latencies), answers };
+}
+
+/** Exact top-k ids by cosine, in memory: the truth when the PGlite side does not run. */
+function exactInMemory(vectors: number[][], queries: number[][]): string[][] {
+  const norms = vectors.map((v) => Math.hypot(...v));
+  return queries.map((q) => {
+    const qn = Math.hypot(...q);
+    const scored = vectors.map((v, i) => {
+      let dot = 0;
+      for (let j = 0; j < v.length; j += 1) dot += (v[j] as number) * (q[j] as number);
+      return { id: `v${i}`, score: dot / ((norms[i] as number) * qn) };
+    });
+    scored.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
+    return scored.slice(0, k).map((hit) => hit.id);
+  });
 }
 
 function recall(found: string[][], truth: string[][]): number {
@@ -212,12 +228,18 @@ for (const size of options.sizes) {
   const vectors = clusteredVectors(size, dimension, seed);
   const queries = clusteredVectors(options.queries, dimension, seed).map((v, i) =>
     v.map((x, j) => x + 0.01 * Math.sin(i + j)));
-  progress(`${size} vectors: PGlite with pgvector`);
-  const lite = await pgliteSide(vectors, queries, options, seed);
-  results.push(lite.hnsw, lite.exactPgvector);
+  let truth: string[][];
+  if (options.pglite) {
+    progress(`${size} vectors: PGlite with pgvector`);
+    const lite = await pgliteSide(vectors, queries, options, seed);
+    results.push(lite.hnsw, lite.exactPgvector);
+    truth = lite.truth;
+  } else {
+    truth = exactInMemory(vectors, queries.slice(0, options.exactQueries));
+  }
   if (options.server) {
     progress(`${size} vectors: Postgres server, real[] fallback`);
-    results.push(await serverSide(vectors, queries, lite.truth, options, seed));
+    results.push(await serverSide(vectors, queries, truth, options, seed));
   }
 }
 

@@ -2,11 +2,13 @@
 import { Command } from 'commander';
 import { registerApiKeysCommand } from './api-keys-command.ts';
 import { registerAuditCommand } from './audit-command.ts';
+import { registerBackupCommand } from './backup-command.ts';
 import { registerDoctorCommand } from './doctor-command.ts';
 import { registerImportCommand } from './import-command.ts';
 import { registerKeysCommand } from './keys-command.ts';
 import { registerMigrateCommand } from './migrate-command.ts';
 import { reportError } from './output.ts';
+import { registerResidencyCommand } from './residency-command.ts';
 import { registerServeCommand } from './serve-command.ts';
 import { registerTenantsCommand } from './tenants-command.ts';
 
@@ -28,6 +30,8 @@ export function buildProgram(): Command {
   registerImportCommand(program);
   registerAuditCommand(program);
   registerDoctorCommand(program);
+  registerBackupCommand(program);
+  registerResidencyCommand(program);
   return program;
 }
 

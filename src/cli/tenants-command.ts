@@ -3,6 +3,7 @@ import { Option, type Command } from 'commander';
 import type { Tenant } from '../index.ts';
 import { withCommonOptions, withTenancy, type CommonOptions } from './common.ts';
 import { report, table, when } from './output.ts';
+import { registerTenantsMoveCommand } from './residency-command.ts';
 
 interface CreateOptions extends CommonOptions {
   isolation: 'database' | 'schema' | 'row';
@@ -135,4 +136,6 @@ export function registerTenantsCommand(program: Command): void {
         ...r.keyIds.map((key) => `  ${key}`),
       ].join('\n'));
     });
+
+  registerTenantsMoveCommand(tenants);
 }

@@ -184,6 +184,11 @@ export class TenantCipher {
   }
 
   #subkey(version: number, salt: Buffer): Buffer {
+    // Most values a process reads it also wrote, in its current batch: no lookup for those.
+    const sealing = this.#sealing;
+    if (sealing !== undefined && sealing.version === version && sealing.salt.equals(salt)) {
+      return sealing.subkey;
+    }
     const name = `${version}:${salt.toString('hex')}`;
     const cached = this.#subkeys.get(name);
     if (cached !== undefined) return cached;

@@ -17,6 +17,7 @@ import { failureOf, installErrorHandling, sendError } from './error-reply.ts';
 import { createHttpLogger, type HttpLoggerOptions } from './logger.ts';
 import { registerOpenApi } from './openapi.ts';
 import { requestId } from './request-id.ts';
+import { residencyRoutes } from './residency-routes.ts';
 import { rateLimit } from './rate-limit.ts';
 import { zodValidatorCompiler } from './schemas.ts';
 import { vectorRoutes } from './vector-routes.ts';
@@ -113,6 +114,7 @@ export function buildApp(tenancy: Tenancy, options: AppOptions = {}): FastifyIns
     await scope.register(encryptionRoutes(tenancy));
     await scope.register(auditRoutes(tenancy));
     await scope.register(doctorRoutes(tenancy));
+    await scope.register(residencyRoutes(tenancy));
   }, { prefix: '/admin' });
 
   return app;

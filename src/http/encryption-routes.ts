@@ -1,7 +1,7 @@
 // /admin encryption routes: a tenant's key status, rotation, re-encryption, retirement, shred.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { isTenancyError } from '../errors.ts';
+import { isTenancyError, TenancyError } from '../errors.ts';
 import type { Tenancy } from '../tenancy.ts';
 import { adminContext } from './audit-hooks.ts';
 import * as encryption from './encryption-responses.ts';
@@ -49,8 +49,10 @@ export function encryptionRoutes(tenancy: Tenancy) {
         params: byId, response: answer.answers({ 202: encryption.reencryptStarted }),
       },
     }, async (request, reply) => {
-      const status = await tenancy.keys.status(request.params.id);
-      const tenantId = status.tenantId;
+      const tenant = await tenancy.tenants.get(request.params.id);
+      // A deleted tenant has nothing to re-encrypt: answer now, not from the background.
+      if (tenant.status === 'deleted') throw new TenancyError('TENANT_NOT_FOUND');
+      const tenantId = (await tenancy.keys.status(tenant.id)).tenantId;
       if (!running.has(tenantId)) {
         const stop = new AbortController();
         running.set(tenantId, stop);

@@ -48,3 +48,32 @@ export function folderPlaces(region: string, config: RegionConfig, dataDir: stri
   }
   return new FolderBackupPlaces(region, backups?.path ?? join(dataDir, 'backups', region));
 }
+
+/** What the residency code needs of a blob store: its listing and prefix removal. */
+export interface ListableStore {
+  readonly location: string;
+  list(prefix: string): Promise<readonly { key: string }[]>;
+  deletePrefix(prefix: string): Promise<number>;
+}
+
+/** Any blob store (folder or S3) seen through its own listing, opened when first needed. */
+export class BlobStorePlaces implements BackupPlaces {
+  constructor(readonly region: string, readonly where: string,
+    private readonly open: () => Promise<ListableStore>) {}
+
+  async list(): Promise<Map<string, string[]>> {
+    const found = new Map<string, Set<string>>();
+    for (const { key } of await (await this.open()).list('tenants/')) {
+      const [, tenant, kind, id] = key.split('/');
+      if (tenant === undefined || kind !== 'backups' || id === undefined) continue;
+      const ids = found.get(tenant) ?? new Set<string>();
+      ids.add(id);
+      found.set(tenant, ids);
+    }
+    return new Map([...found].map(([tenant, ids]) => [tenant, [...ids].sort()]));
+  }
+
+  async remove(tenantId: string): Promise<void> {
+    await (await this.open()).deletePrefix(`tenants/${tenantId}/`);
+  }
+}

@@ -1,5 +1,7 @@
 // Which region each region's resources really belong to: a mark in every region's database and
 // a comparison of root keys, so a config that points two regions at one resource is caught.
+import type { KeyProviderConfig, TenancyConfig } from '../config/schema.ts';
+import type { KeyProvider } from '../crypto/key-provider.ts';
 import type { RegionStorage } from '../storage/region.ts';
 import type { TenantKeys } from '../tenants/tenant-keys.ts';
 
@@ -42,16 +44,35 @@ async function databaseFaults(regions: ReadonlyMap<string, RegionStorage>):
 }
 
 /**
- * Two regions whose key providers wrap under the same root key share one key provider: a key
- * "in" one of them is as much in the other. A provider that cannot answer now is not judged.
+ * What names a region's root key without asking a remote service: the key itself for a local
+ * provider (two files holding one key are one key), the configured key elsewhere.
  */
-async function keyFaults(keys: TenantKeys): Promise<RegionFault[]> {
+async function rootIdentity(config: KeyProviderConfig, provider: KeyProvider):
+  Promise<string | undefined> {
+  switch (config.provider) {
+    case 'local':
+      return provider.currentRootKeyId().then((id) => `local:${id}`, () => undefined);
+    case 'pkcs11':
+      return `pkcs11:${config.module}:${config.tokenLabel}:${config.keyLabel}`;
+    case 'aws-kms':
+      return `aws-kms:${config.endpoint ?? ''}:${config.awsRegion}:${config.keyId}`;
+    case 'vault-transit':
+      return `vault-transit:${config.address}:${config.mount}:${config.keyName}`;
+  }
+}
+
+/**
+ * Two regions whose key providers wrap under the same root key share one key provider: a key
+ * "in" one of them is as much in the other.
+ */
+async function keyFaults(config: TenancyConfig, keys: TenantKeys): Promise<RegionFault[]> {
   const faults: RegionFault[] = [];
   const seen = new Map<string, string>();
   for (const { region, provider } of keys.regions) {
-    const root = await provider.currentRootKeyId().catch(() => undefined);
-    if (root === undefined) continue;
-    const id = `${provider.kind}:${root}`;
+    const regionConfig = config.regions[region];
+    if (regionConfig === undefined) continue;
+    const id = await rootIdentity(regionConfig.keys, provider);
+    if (id === undefined) continue;
     const owner = seen.get(id);
     if (owner === undefined) seen.set(id, region);
     else faults.push({ region, owner, what: 'keys' });
@@ -60,9 +81,9 @@ async function keyFaults(keys: TenantKeys): Promise<RegionFault[]> {
 }
 
 /** Every resource that two regions share, found when Tenancy opens. */
-export async function regionFaults(regions: ReadonlyMap<string, RegionStorage>,
-  keys: TenantKeys): Promise<RegionFault[]> {
-  return [...await databaseFaults(regions), ...await keyFaults(keys)];
+export async function regionFaults(config: TenancyConfig,
+  regions: ReadonlyMap<string, RegionStorage>, keys: TenantKeys): Promise<RegionFault[]> {
+  return [...await databaseFaults(regions), ...await keyFaults(config, keys)];
 }
 
 /** The region-mark table: routing data of the deployment, kept beside each region's data. */

@@ -52,7 +52,7 @@ export class Residency {
 
   /** Marks every region's resources, finds any two regions share, and prepares the ledger. */
   static async open(parts: ResidencyParts): Promise<Residency> {
-    const faults = await regionFaults(parts.regions, parts.keys);
+    const faults = await regionFaults(parts.config, parts.regions, parts.keys);
     const ledger = new MoveLedger(parts.catalogDb);
     await ledger.prepare();
     return new Residency(parts, new ResidencyGuard(parts.audit, faults), ledger);

@@ -197,7 +197,7 @@ export async function runSession<T>(
           result = await fn(session);
         } finally {
           // Statements already sent run before the COMMIT or ROLLBACK; later ones are refused.
-          //endedSessions.add(session);
+          endedSessions.add(session);
         }
         // Code that caught the timeout and went on must not commit what the session did.
         if (session.timedOut) throw new TenancyError('STATEMENT_TIMEOUT', { tenantId: tenant });

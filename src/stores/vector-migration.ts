@@ -19,7 +19,8 @@ export function embeddingIndexName(metric: string, dimension: number): string {
  *
  * `ensure_embedding_index(dimension, metric)` is the one thing a tenant session may ask the
  * owner to do (SECURITY DEFINER, no names taken): build the HNSW index of a dimension the first
- * time a tenant uses it, and keep the table's statistics current. The index is partial
+ * time a tenant uses it, and keep the table's statistics current. It builds only for a
+ * dimension and metric that a tenant of the layout has set. The index is partial
  * (`WHERE dimension = n`) over the cast `embedding::vector(n)`, because in `row` isolation one
  * column holds vectors of every tenant's dimension and an HNSW index takes one. ANALYZE runs
  * once the table has changed by a tenth: the planner weighs the index against reading the
@@ -74,6 +75,12 @@ DECLARE
     WHEN 'ip' THEN 'vector_ip_ops' WHEN 'l2' THEN 'vector_l2_ops' END;
 BEGIN
   IF dim IS NULL OR dim < 1 OR dim > ${maxIndexedDimension} OR opclass IS NULL THEN
+    RETURN false;
+  END IF;
+  -- Only a dimension and metric that a tenant of this layout has set: a session cannot have
+  -- indexes built that no search will use.
+  IF NOT EXISTS (SELECT 1 FROM ${table('embedding_settings')} s
+                  WHERE s.dimension = dim AND s.metric = ensure_embedding_index.metric) THEN
     RETURN false;
   END IF;
   SELECT n.nspname INTO ext_schema FROM pg_extension e

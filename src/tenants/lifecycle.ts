@@ -64,6 +64,9 @@ export class TenantLifecycle {
       throw err;
     }
     const tenant = await this.options.catalog.transition(id, ['creating'], 'active');
+    // A lookup made before the tenant existed may be cached as "unknown"; records about the
+    // new tenant must find its region, not fall back to the catalog's.
+    this.options.onChange(id);
     if (tenant === undefined) throw new TenancyError('INTERNAL', { tenantId: id });
     return tenant;
   }

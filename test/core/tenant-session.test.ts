@@ -128,9 +128,11 @@ for (const kind of drivers) {
       expect(tenant).toBe('ref-row');
     });
 
+    // statement_timeout is no longer one of them: it is the tenant's limit, set by the session
+    // (test/access/statement-timeout.test.ts refuses a session's attempt to lift it).
     it('still runs transaction-local settings, savepoints and ordinary writes', async () => {
       const result = await d.tenancy.withTenant('ref-row', async (t) => {
-        await t.session.query("SET LOCAL statement_timeout = '5s'");
+        await t.session.query("SET LOCAL lock_timeout = '5s'");
         await t.session.query("select set_config('application_name', 'tenancy-test', true)");
         await t.session.query('SAVEPOINT before_write');
         await t.documents.create({ id: 'undone', title: 'undone', text: '' });
@@ -138,7 +140,7 @@ for (const kind of drivers) {
         await t.session.query('RELEASE SAVEPOINT before_write');
         await t.documents.create({ id: 'done', title: 'set_config and pg_settings', text: '' });
         return (await t.session.query<{ timeout: string; app: string }>(
-          `select current_setting('statement_timeout') as timeout,
+          `select current_setting('lock_timeout') as timeout,
                   current_setting('application_name') as app`)).rows[0];
       });
       expect(result).toEqual({ timeout: '5s', app: 'tenancy-test' });

@@ -11,12 +11,17 @@ import {
 } from '../../src/crypto/envelope.ts';
 import { KeyCache } from '../../src/crypto/key-cache.ts';
 import { unwrapTenantKey, wrapTenantKey } from '../../src/crypto/key-wrap.ts';
-import { LocalKeyProvider } from '../../src/crypto/providers/local/local-provider.ts';
+import {
+  LocalKeyProvider, type LocalKeyProviderConfig,
+} from '../../src/crypto/providers/local/local-provider.ts';
 import { parseRootKey } from '../../src/crypto/root-key-text.ts';
 import { TenantCipher, type TenantCipherOptions } from '../../src/crypto/tenant-cipher.ts';
 import { frame } from '../../src/crypto/framing.ts';
 import { expectCode } from '../core/harness.ts';
 import { keysConfig } from '../support/keys-config.ts';
+
+const localConfig = (extra: { env?: string } = {}): LocalKeyProviderConfig =>
+  keysConfig({ provider: 'local', ...extra }) as LocalKeyProviderConfig;
 
 function cipherOf(tenantId: string, options: TenantCipherOptions & {
   keyringId?: Buffer; versions?: number[]; active?: number;
@@ -331,24 +336,24 @@ describe('the local root key', () => {
   it('creates its key file with mode 0600 on first run and refuses one others can read',
     async () => {
       const dataDir = await dir();
-      const provider = await LocalKeyProvider.open(keysConfig({ provider: 'local' }),
+      const provider = await LocalKeyProvider.open(localConfig(),
         { dataDir, region: 'eu' });
       await provider.close();
       const file = join(dataDir, 'keys', 'eu.root');
       expect((await stat(file)).mode & 0o777).toBe(0o600);
       expect((await readFile(file, 'utf8')).trim()).toMatch(/^[A-Za-z0-9+/]{43}=$/);
       await chmod(file, 0o644);
-      await expectCode(LocalKeyProvider.open(keysConfig({ provider: 'local' }),
+      await expectCode(LocalKeyProvider.open(localConfig(),
         { dataDir, region: 'eu' }), 'ROOT_KEY_INVALID');
       await writeFile(file, 'c2hvcnQ=\n', { mode: 0o600 });
       await chmod(file, 0o600);
-      await expectCode(LocalKeyProvider.open(keysConfig({ provider: 'local' }),
+      await expectCode(LocalKeyProvider.open(localConfig(),
         { dataDir, region: 'eu' }), 'ROOT_KEY_INVALID');
     });
 
   it('takes the key from an env var, and refuses a missing or short one', async () => {
     const dataDir = await dir();
-    const config = keysConfig({ provider: 'local', env: 'TENANCY_TEST_ROOT' });
+    const config = localConfig({ env: 'TENANCY_TEST_ROOT' });
     const where = { dataDir, region: 'eu' };
     await expectCode(LocalKeyProvider.open(config, where, {}), 'ROOT_KEY_INVALID');
     await expectCode(LocalKeyProvider.open(config, where,

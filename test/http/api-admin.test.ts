@@ -16,6 +16,13 @@ const adminRoutes = [
   ['DELETE', '/admin/tenants/acme-co'], ['POST', '/admin/tenants/acme-co/keys'],
   ['GET', '/admin/tenants/acme-co/keys'],
   ['DELETE', '/admin/tenants/acme-co/keys/0123456789abcdef'],
+  ['GET', '/admin/audit'], ['GET', '/admin/doctor'], ['GET', '/admin/tenants/acme-co/limits'],
+  ['PUT', '/admin/tenants/acme-co/limits'], ['GET', '/admin/tenants/acme-co/encryption'],
+  ['POST', '/admin/tenants/acme-co/encryption/rotate'],
+  ['POST', '/admin/tenants/acme-co/encryption/reencrypt'],
+  ['POST', '/admin/tenants/acme-co/encryption/retire'], ['POST', '/admin/encryption/rotate-root'],
+  ['POST', '/admin/tenants/acme-co/shred'], ['GET', '/admin/residency'],
+  ['POST', '/admin/tenants/acme-co/move'],
 ] as const;
 
 for (const kind of drivers) {
@@ -40,11 +47,32 @@ for (const kind of drivers) {
       const doc = (await d.app.inject({ url: '/openapi.json' })).json();
       expect(doc.openapi).toBe('3.0.3');
       expect(Object.keys(doc.paths).sort()).toEqual([
-        '/admin/tenants', '/admin/tenants/{id}', '/admin/tenants/{id}/keys',
-        '/admin/tenants/{id}/keys/{keyId}', '/admin/tenants/{id}/resume',
+        // The audit log, the isolation doctor and per-tenant limits.
+        '/admin/audit', '/admin/doctor',
+        // Encryption: the root key, and each tenant's keys, re-encryption and shredding.
+        '/admin/encryption/rotate-root',
+        // Where tenants' data lives, and moving a tenant to another region.
+        '/admin/residency',
+        '/admin/tenants', '/admin/tenants/{id}', '/admin/tenants/{id}/encryption',
+        '/admin/tenants/{id}/encryption/reencrypt', '/admin/tenants/{id}/encryption/retire',
+        '/admin/tenants/{id}/encryption/rotate', '/admin/tenants/{id}/keys',
+        '/admin/tenants/{id}/keys/{keyId}', '/admin/tenants/{id}/limits',
+        '/admin/tenants/{id}/move', '/admin/tenants/{id}/resume', '/admin/tenants/{id}/shred',
         '/admin/tenants/{id}/suspend', '/v1/conversations', '/v1/conversations/{id}',
-        '/v1/conversations/{id}/messages', '/v1/documents', '/v1/documents/{id}',
+        '/v1/conversations/{id}/messages', '/v1/documents',
+        // Documents in bulk, vector search and each document's embedding.
+        '/v1/documents/bulk', '/v1/documents/bulk-delete', '/v1/documents/search',
+        '/v1/documents/{id}', '/v1/documents/{id}/embedding',
       ]);
+      // Every admin path sits behind the admin token, every /v1 path behind an API key.
+      for (const [path, methods] of Object.entries(doc.paths as Record<string,
+        Record<string, { security?: unknown }>>)) {
+        const expected = path.startsWith('/admin/') ? [{ adminToken: [] }] : [{ apiKey: [] }];
+        for (const [method, operation] of Object.entries(methods)) {
+          expect({ path, method, security: operation.security })
+            .toEqual({ path, method, security: expected });
+        }
+      }
       const create = doc.paths['/v1/conversations'].post;
       const body = create.requestBody.content['application/json'].schema;
       expect(body.required).toEqual(['title']);

@@ -106,6 +106,25 @@ describe('pgvector (PGlite) and the real[] fallback (server)', () => {
     }
   });
 
+  it('builds no index for a dimension or metric that no tenant has set', async () => {
+    for (const isolation of isolations) {
+      const built = await must(lite).withTenant(`paths-${isolation}`, async ({ session }) => {
+        const call = `SELECT ${session.table('ensure_embedding_index')}($1, $2) AS ok`;
+        const answers: (boolean | undefined)[] = [];
+        for (const [dim, metric] of [[17, 'cosine'], [dimension, 'l2'], [dimension, 'cosine']]) {
+          answers.push((await session.query<{ ok: boolean }>(call, [dim, metric])).rows[0]?.ok);
+        }
+        const indexes = (await session.query<{ name: string }>(
+          `SELECT c.relname AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+            WHERE i.indrelid = '${session.table('document_embeddings')}'::regclass
+              AND c.relname LIKE 'document_embeddings_hnsw_%' ORDER BY 1`)).rows;
+        return { answers, indexes: indexes.map((row) => row.name) };
+      });
+      expect(built).toEqual({ answers: [false, false, true],
+        indexes: [`document_embeddings_hnsw_cosine_${dimension}`] });
+    }
+  });
+
   it('finds the same neighbours with HNSW as exactly (recall@10 at least 0.95)', async () => {
     const approximate = await answers(must(lite), 'paths-row', false);
     const exact = await answers(must(lite), 'paths-row', true);

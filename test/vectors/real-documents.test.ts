@@ -56,6 +56,25 @@ for (const kind of drivers) {
       }
     });
 
+    it('keeps titles and texts sealed at rest and the vectors in clear', async () => {
+      for (const { id } of tenants) {
+        const doc = sampled(id)[0] as RealDocument;
+        const row = await d.tenancy.withTenant(id, async ({ session }) =>
+          (await session.query<{ title: Uint8Array; text: Uint8Array; embedding: number[] }>(
+            `SELECT d.title, d.text, e.embedding FROM ${session.table('documents')} d
+               JOIN ${session.table('document_embeddings')} e ON e.document_id = d.id
+              WHERE d.id = $1`, [doc.id])).rows[0]);
+        if (row === undefined) throw new Error(`${id}: ${doc.id} not stored`);
+        const stored = Buffer.concat([Buffer.from(row.title), Buffer.from(row.text)]);
+        for (const plain of [doc.title, passage(doc, 6)]) {
+          expect(stored.includes(Buffer.from(plain, 'utf8')), `${id} ${plain}`).toBe(false);
+        }
+        const expected = localEmbedding(doc.text);
+        expect(row.embedding).toHaveLength(expected.length);
+        row.embedding.forEach((x, i) => expect(x).toBeCloseTo(expected[i] as number, 6));
+      }
+    });
+
     it.each(modes)('finds a tenant\'s own documents for its own passages (%s)', async (mode) => {
       for (const [i, { id }] of tenants.entries()) {
         const own = new Set((corpus.get(id) as RealDocument[]).map((doc) => doc.id));

@@ -43,8 +43,10 @@ export async function roleFacts(tx: Queryable, name: string): Promise<RoleFacts>
     };
   }
   // pg_has_role(…, 'MEMBER') follows memberships whether or not they inherit: SET ROLE reaches
-  // a NOINHERIT grant just the same.
-  const above = await tx.query<{ role: string; superuser: boolean; bypass: boolean }>(
+  // a NOINHERIT grant just the same. A superuser counts as a member of every role, so for one
+  // the list would name every powerful role of the cluster and say nothing new.
+  const above = row.superuser ? { rows: [] } : await tx.query<{ role: string; superuser: boolean;
+    bypass: boolean }>(
     `SELECT rolname AS role, rolsuper AS superuser, rolbypassrls AS bypass FROM pg_roles
       WHERE rolname <> $1 AND (rolsuper OR rolbypassrls) AND pg_has_role($1, oid, 'MEMBER')
       ORDER BY rolname`,

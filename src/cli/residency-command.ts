@@ -1,0 +1,69 @@
+// `tenancy residency report [<tenant>]` and `tenancy tenants move <tenant> --region <r>`.
+import type { Command } from 'commander';
+import type { MoveResult } from '../residency/region-move.ts';
+import type { ResidencyReport } from '../residency/residency-report.ts';
+import { exitCodes } from './cli-error.ts';
+import { withCommonOptions, withTenancy, type CommonOptions } from './common.ts';
+import { note, report, table } from './output.ts';
+
+/** One block per tenant: where its things are, then what is out of place. */
+export function renderResidencyReport(value: ResidencyReport): string {
+  const lines: string[] = [`regions: ${value.regions.join(', ')}`];
+  for (const tenant of value.tenants) {
+    lines.push('', `${tenant.tenantId} (region ${tenant.region}, ${tenant.isolation} ` +
+      `isolation, ${tenant.status})`);
+    if (tenant.places.length > 0) {
+      lines.push(table([['  REGION', 'KIND', 'WHERE', 'COUNT'],
+        ...tenant.places.map((p) => [`  ${p.region}`, p.kind, p.where, String(p.count)])]));
+    }
+    for (const f of tenant.findings) {
+      lines.push(`  OUT OF PLACE: ${f.kind} in ${f.region} (${f.where}): ${f.problem}`);
+    }
+  }
+  for (const f of value.findings) {
+    lines.push(`OUT OF PLACE: ${f.tenantId === '' ? '' : `${f.tenantId} `}${f.kind} in ` +
+      `${f.region} (${f.where}): ${f.problem}`);
+  }
+  const problems = value.findings.length +
+    value.tenants.reduce((n, t) => n + t.findings.length, 0);
+  lines.push('', problems === 0
+    ? `every tenant's data, keys and backups are in its own region`
+    : `${problems} thing(s) out of place`);
+  return lines.join('\n');
+}
+
+/** Registers `residency report` under `program`. */
+export function registerResidencyCommand(program: Command): void {
+  const residency = program.command('residency').description('where tenants\' data lives');
+  withCommonOptions(residency.command('report [tenant]'))
+    .description("list where each tenant's rows, keys and backups are, read from the servers " +
+      'and stores; exit 1 when anything is out of place')
+    .action(async (tenant: string | undefined, options: CommonOptions) => {
+      const found = await withTenancy(options, 'tenancy residency report',
+        (tenancy) => tenancy.residency.report(tenant));
+      report(found, options, renderResidencyReport);
+      if (!found.ok) process.exitCode = exitCodes.failed;
+    });
+}
+
+interface MoveCommandOptions extends CommonOptions {
+  region: string;
+}
+
+/** Registers `move <id> --region <r>` under the `tenants` command. */
+export function registerTenantsMoveCommand(tenants: Command): void {
+  withCommonOptions(tenants.command('move <id>'))
+    .description('move a tenant to another region: copy, verify, switch, then destroy the ' +
+      'source copy and its keys')
+    .requiredOption('--region <region>', 'the region to move it to')
+    .action(async (id: string, options: MoveCommandOptions) => {
+      const done = await withTenancy(options, 'tenancy tenants move',
+        (tenancy) => tenancy.tenants.move(id, { region: options.region }, {
+          onStep: (step) => { if (options.json !== true) note(`move: ${step}`); },
+        }));
+      report(done, options, (m: MoveResult) => m.moved
+        ? `moved tenant ${m.tenantId} from ${m.from} to ${m.to} ` +
+          `(${m.tables.reduce((n, t) => n + t.rows, 0)} rows verified)`
+        : `tenant ${m.tenantId} already is in ${m.to}`);
+    });
+}

@@ -1,0 +1,71 @@
+// /admin/residency and /admin/tenants/:id/move: where tenants' data is, and region moves.
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { Tenancy } from '../tenancy.ts';
+import { adminContext } from './audit-hooks.ts';
+import * as answer from './responses.ts';
+import { fromZod, pathParams } from './schemas.ts';
+
+const tags = ['admin'];
+const security = [{ adminToken: [] }];
+const text = { type: 'string' } as const;
+const count = { type: 'integer' } as const;
+
+function object(properties: Record<string, unknown>, optional: string[] = []) {
+  return {
+    type: 'object', properties, additionalProperties: false,
+    required: Object.keys(properties).filter((key) => !optional.includes(key)),
+  } as const;
+}
+
+const place = object({
+  tenantId: text, region: text, kind: text, where: text, count,
+  isolation: { type: 'string', enum: ['row', 'schema', 'database'] },
+}, ['isolation']);
+const finding = object({ tenantId: text, region: text, kind: text, where: text, problem: text });
+const report = object({
+  ok: { type: 'boolean' },
+  regions: { type: 'array', items: text },
+  tenants: {
+    type: 'array',
+    items: object({
+      tenantId: text, region: text, isolation: text, status: text,
+      places: { type: 'array', items: place }, findings: { type: 'array', items: finding },
+    }),
+  },
+  findings: { type: 'array', items: finding },
+  at: { type: 'string', format: 'date-time' },
+});
+const moved = object({
+  tenantId: text, from: text, to: text, moved: { type: 'boolean' },
+  tables: { type: 'array', items: object({ table: text, rows: count, sha256: text }) },
+});
+
+const reportQuery = z.object({ tenant: z.string().max(64).optional() }).strict();
+
+/** Registers the residency report and the region move under the admin prefix. */
+export function residencyRoutes(tenancy: Tenancy) {
+  const moveBody = z.object({
+    region: z.enum(Object.keys(tenancy.config.regions) as [string, ...string[]]),
+  }).strict();
+  return async (app: FastifyInstance): Promise<void> => {
+    app.get<{ Querystring: z.output<typeof reportQuery> }>('/residency', {
+      schema: {
+        tags, security,
+        summary: "Where each tenant's rows, keys and backups are, read from the servers",
+        querystring: fromZod(reportQuery),
+        response: answer.answers({ 200: report }),
+      },
+    }, (request) => tenancy.residency.report(request.query.tenant));
+
+    app.post<{ Params: { id: string }; Body: z.output<typeof moveBody> }>('/tenants/:id/move', {
+      schema: {
+        tags, security,
+        summary: 'Move a tenant to another region: copy, verify, switch, destroy the source',
+        params: pathParams('id'), body: fromZod(moveBody),
+        response: answer.answers({ 200: moved }),
+      },
+    }, (request) => tenancy.tenants.move(request.params.id, { region: request.body.region },
+      adminContext(request)));
+  };
+}
