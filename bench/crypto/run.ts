@@ -73,7 +73,8 @@ async function main(): Promise<void> {
       };
       const bareTrip = bare();
       lines.push('| payload | Tenancy round trips/s | bare round trips/s | ratio | target | ' +
-        'Tenancy MiB/s | rounds (Tenancy / bare) |', '| --- | ---: | ---: | ---: | ---: | ---: | --- |');
+        'Tenancy MiB/s | rounds (Tenancy / bare) |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | --- |');
       for (const size of sizes) {
         const payload = randomBytes(size);
         const mine: number[] = [];

@@ -104,6 +104,8 @@ export interface CreateBackupOptions extends ProgressOptions {
   compression?: Compression | undefined;
   /** Also store each table's checksum, compared again at restore (one more read per table). */
   digests?: boolean | undefined;
+  /** Text per chunk before compression (default 8 MiB). */
+  chunkBytes?: number | undefined;
 }
 
 export interface VerifyReport {
@@ -197,6 +199,7 @@ export class BackupOperations<C extends BackupContext = BackupContext> {
         signal: options.signal, digests: options.digests === true,
       }), {
         compression: options.compression,
+        chunkBytes: options.chunkBytes,
         signal: options.signal,
         onProgress: (p) => options.onProgress?.({ phase: 'backup', rows: p.rows,
           total: p.total }),

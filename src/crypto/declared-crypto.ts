@@ -2,7 +2,10 @@
 import type { EncryptedFields } from './encrypted-fields.ts';
 import type { TenantCipher } from './tenant-cipher.ts';
 
-/** A row id as the envelope binds it: numbers and bigints by their decimal text. */
+/**
+ * A row id as the envelope binds it: numbers and bigints by their decimal text. Re-encryption
+ * rebuilds it from the row as `id::text`, so give it in that form (a uuid in lower case).
+ */
 export type RowId = string | number | bigint;
 
 /**

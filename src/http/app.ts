@@ -7,6 +7,7 @@ import type { Tenancy } from '../tenancy.ts';
 import { adminRoutes } from './admin-routes.ts';
 import { auditFailedAuthentication, auditNamedTenants } from './audit-hooks.ts';
 import { auditRoutes } from './audit-routes.ts';
+import { backupRoutes } from './backup-routes.ts';
 import { adminAuthentication, tenantAuthentication } from './auth.ts';
 import { bulkDeleteRoutes } from './bulk-delete-routes.ts';
 import { conversationRoutes } from './conversation-routes.ts';
@@ -114,6 +115,7 @@ export function buildApp(tenancy: Tenancy, options: AppOptions = {}): FastifyIns
     await scope.register(encryptionRoutes(tenancy));
     await scope.register(auditRoutes(tenancy));
     await scope.register(doctorRoutes(tenancy));
+    await scope.register(backupRoutes(tenancy));
     await scope.register(residencyRoutes(tenancy));
   }, { prefix: '/admin' });
 

@@ -1,7 +1,7 @@
 // Where a region keeps its tenants' archives, seen as folders: `tenants/<tenant>/backups/<id>/`.
 import { readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { RegionConfig } from '../config/schema.ts';
+import { join, resolve } from 'node:path';
+import type { BackupStoreConfig } from '../config/schema.ts';
 
 /** One region's blob store as the residency report and moves see it. */
 export interface BackupPlaces {
@@ -34,19 +34,12 @@ export class FolderBackupPlaces implements BackupPlaces {
   }
 }
 
-interface BackupsConfig {
-  store?: string;
-  path?: string;
-}
-
-/** The folder a region's config names for its archives, or undefined for a non-folder store. */
-export function folderPlaces(region: string, config: RegionConfig, dataDir: string):
-  BackupPlaces | undefined {
-  const backups = (config as RegionConfig & { backups?: BackupsConfig }).backups;
-  if (backups !== undefined && backups.store !== undefined && backups.store !== 'folder') {
-    return undefined;
-  }
-  return new FolderBackupPlaces(region, backups?.path ?? join(dataDir, 'backups', region));
+/** Names a region's store as the blob stores do: its folder, or `s3://bucket/prefix`. */
+export function storeLocation(config: BackupStoreConfig, dataDir: string, region: string):
+  string {
+  return config.store === 'folder'
+    ? resolve(config.path ?? join(dataDir, 'backups', region))
+    : `s3://${config.bucket}/${config.prefix}`;
 }
 
 /** What the residency code needs of a blob store: its listing and prefix removal. */

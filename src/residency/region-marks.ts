@@ -4,6 +4,7 @@ import type { KeyProviderConfig, TenancyConfig } from '../config/schema.ts';
 import type { KeyProvider } from '../crypto/key-provider.ts';
 import type { RegionStorage } from '../storage/region.ts';
 import type { TenantKeys } from '../tenants/tenant-keys.ts';
+import { storeLocation } from './backup-places.ts';
 
 /** A region whose resource belongs to (or is shared with) another region. */
 export interface RegionFault {
@@ -80,11 +81,25 @@ async function keyFaults(config: TenancyConfig, keys: TenantKeys): Promise<Regio
   return faults;
 }
 
-/** Every resource that two regions share, found when Tenancy opens. */
-export async function regionFaults(config: TenancyConfig,
-  regions: ReadonlyMap<string, RegionStorage>, keys: TenantKeys): Promise<RegionFault[]> {
-  return [...await databaseFaults(regions), ...await keyFaults(config, keys)];
+/** Two regions whose archives would land in one folder or one bucket prefix. */
+function backupFaults(config: TenancyConfig, dataDir: string): RegionFault[] {
+  const faults: RegionFault[] = [];
+  const seen = new Map<string, string>();
+  for (const [region, regionConfig] of Object.entries(config.regions)) {
+    const backups = regionConfig.backups;
+    const id = backups.store === 's3'
+      ? `s3:${backups.endpoint ?? ''}:${backups.bucket}:${backups.prefix}`
+      : `folder:${storeLocation(backups, dataDir, region)}`;
+    const owner = seen.get(id);
+    if (owner === undefined) seen.set(id, region);
+    else faults.push({ region, owner, what: 'backups' });
+  }
+  return faults;
 }
 
-/** The region-mark table: routing data of the deployment, kept beside each region's data. */
-export const regionMarkTable = 'tenancy.region_mark';
+/** Every resource that two regions share, found when Tenancy opens. */
+export async function regionFaults(config: TenancyConfig, dataDir: string,
+  regions: ReadonlyMap<string, RegionStorage>, keys: TenantKeys): Promise<RegionFault[]> {
+  return [...await databaseFaults(regions), ...await keyFaults(config, keys),
+    ...backupFaults(config, dataDir)];
+}

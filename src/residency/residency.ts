@@ -9,7 +9,7 @@ import type { RegionStorage } from '../storage/region.ts';
 import { parseTenantId, type TenantId } from '../tenant-id.ts';
 import type { Catalog, Tenant } from '../tenants/catalog.ts';
 import type { TenantKeys } from '../tenants/tenant-keys.ts';
-import { folderPlaces, type BackupPlaces } from './backup-places.ts';
+import { FolderBackupPlaces, storeLocation, type BackupPlaces } from './backup-places.ts';
 import { inspectRegion, type Place } from './inspect-region.ts';
 import { MoveLedger } from './move-ledger.ts';
 import { regionFaults } from './region-marks.ts';
@@ -29,7 +29,10 @@ export interface ResidencyParts {
   migrations: readonly Migration[];
   audit: AuditLog;
   forget(id: TenantId): Promise<void>;
-  /** Each region's blob store; defaults to its folder store when the config names one. */
+  /**
+   * Each region's blob store as the report and moves see it; without it, folder stores are
+   * read directly and S3 stores are not looked at.
+   */
   backups?: ReadonlyMap<string, BackupPlaces | undefined>;
 }
 
@@ -44,15 +47,18 @@ export class Residency {
     this.#parts = parts;
     this.guard = guard;
     this.#ledger = ledger;
-    this.#backups = parts.backups ?? new Map([...parts.regions.keys()].map((name) => [name,
-      folderPlaces(name, parts.config.regions[name] as TenancyConfig['regions'][string],
-        parts.dataDir)]));
+    this.#backups = parts.backups ?? new Map([...parts.regions.keys()].map((name) => {
+      const config = parts.config.regions[name]?.backups ?? { store: 'folder' as const };
+      return [name, config.store === 'folder'
+        ? new FolderBackupPlaces(name, storeLocation(config, parts.dataDir, name))
+        : undefined];
+    }));
     this.#move = new RegionMove({ ...parts, guard, ledger, backups: this.#backups });
   }
 
   /** Marks every region's resources, finds any two regions share, and prepares the ledger. */
   static async open(parts: ResidencyParts): Promise<Residency> {
-    const faults = await regionFaults(parts.config, parts.regions, parts.keys);
+    const faults = await regionFaults(parts.config, parts.dataDir, parts.regions, parts.keys);
     const ledger = new MoveLedger(parts.catalogDb);
     await ledger.prepare();
     return new Residency(parts, new ResidencyGuard(parts.audit, faults), ledger);

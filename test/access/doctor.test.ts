@@ -13,7 +13,6 @@ import { renderDoctorReport } from '../../src/cli/doctor-command.ts';
 import type { ConfigInput } from '../../src/config/schema.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { Tenancy } from '../../src/index.ts';
-import { openPglite } from '../../src/storage/drivers/pglite/open-pglite.ts';
 import { runCli } from '../cli/cli.ts';
 import {
   drivers, freshDeployment, serverAvailable, serverUrl, type TestDeployment,
@@ -217,7 +216,7 @@ interface Planted {
   tenantDatabase: () => string;
   deployment: () => TestDeployment;
   config: () => ConfigInput;
-  /** Runs superuser SQL in `place`; on PGlite Tenancy is closed meanwhile and reopened. */
+  /** Runs superuser SQL in `place`, in one transaction. */
   admin(place: Place, sql: readonly string[]): Promise<void>;
   /** Runs the real bin with this deployment's config; on PGlite Tenancy is closed meanwhile. */
   cli(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }>;
@@ -239,11 +238,6 @@ function usePlanted(kind: 'pg' | 'pglite'): Planted {
     if (value === undefined) throw new Error('the deployment is not open');
     return value;
   };
-  const databaseName = (place: Place): string => {
-    if (place === 'tenant-db') return tenantDatabase;
-    return kind === 'pg' ? new URL(must(deployment).databaseUrl as string).pathname.slice(1)
-      : 'shared';
-  };
   const paused = async <T>(fn: () => Promise<T>): Promise<T> => {
     if (kind === 'pg') return fn();
     await tenancy?.close();
@@ -261,28 +255,16 @@ function usePlanted(kind: 'pg' | 'pglite'): Planted {
     tenantDatabase: () => tenantDatabase,
     deployment: () => must(deployment),
     config: () => must(config),
-    admin: (place, sql) => paused(async () => {
-      const database = databaseName(place);
-      if (kind === 'pg') {
-        const url = new URL(serverUrl);
-        url.pathname = `/${database}`;
-        const client = new pg.Client({ connectionString: url.toString() });
-        await client.connect();
-        try {
-          for (const statement of sql) await client.query(statement);
-        } finally {
-          await client.end();
-        }
-        return;
-      }
-      const folder = place === 'shared' ? 'shared' : join('databases', database);
-      const db = await openPglite(join(must(deployment).dataDir, 'regions', 'local', folder));
-      try {
-        for (const statement of sql) await db.exec(statement);
-      } finally {
-        await db.close();
-      }
-    }),
+    // The deployment's own admin connection (the superuser that owns the tables), so PGlite
+    // folders need not be closed for it.
+    admin: async (place, sql) => {
+      const t = must(tenancy);
+      const { driver } = t.regionOf(await t.tenants.get(rowTenant));
+      const db = place === 'shared' ? driver.shared : driver.tenantDatabase(tenantDatabase);
+      await db.transaction('admin', async (tx) => {
+        for (const statement of sql) await tx.query(statement);
+      });
+    },
     cli: (args) => paused(async () => {
       const file = join(must(configDir), 'tenancy.json');
       await writeFile(file, JSON.stringify(must(config)));

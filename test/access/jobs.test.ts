@@ -56,6 +56,8 @@ for (const setup of setups) {
     let tenancy: Tenancy;
     const a = `job-a-${randomBytes(2).toString('hex')}`;
     const b = `job-b-${randomBytes(2).toString('hex')}`;
+    // A second tenant in the shared row tables: only the tenant setting keeps it apart from a.
+    const c = `job-c-${randomBytes(2).toString('hex')}`;
 
     beforeAll(async () => {
       opened = await openFresh(setup.kind, {}, {
@@ -64,11 +66,13 @@ for (const setup of setups) {
       tenancy = opened.tenancy;
       await tenancy.tenants.create({ id: a, isolation: 'row' });
       await tenancy.tenants.create({ id: b, isolation: 'schema' });
+      await tenancy.tenants.create({ id: c, isolation: 'row' });
       await tenancy.withTenant(a, async (t) => {
         await t.documents.create({ title: 'a1', text: 'a' });
         await t.documents.create({ title: 'a2', text: 'a' });
       });
       await tenancy.withTenant(b, (t) => t.documents.create({ title: 'b1', text: 'b' }));
+      await tenancy.withTenant(c, (t) => t.documents.create({ title: 'c1', text: 'c' }));
     });
 
     afterAll(async () => {
@@ -85,8 +89,8 @@ for (const setup of setups) {
 
     it("runs each job in a fresh scope of its own tenant, and a failure leaks nothing", async () => {
       const seen: Seen[] = [];
-      const plan = [a, b, a, b, a, b, a];
-      const failing = 2;
+      const plan = [a, c, b, a, c, a, b, c];
+      const failing = 3;
       for (const [n, tenant] of plan.entries()) {
         await tenancy.jobs.enqueue(tenant, 'alternate', { n, fail: n === failing });
       }
@@ -108,7 +112,7 @@ for (const setup of setups) {
       } finally {
         await worker.close();
       }
-      const own: Record<string, string[]> = { [a]: ['a1', 'a2'], [b]: ['b1'] };
+      const own: Record<string, string[]> = { [a]: ['a1', 'a2'], [b]: ['b1'], [c]: ['c1'] };
       for (const entry of seen) {
         expect(entry.job).toBe(plan[entry.n]);
         expect(entry.scope).toBe(entry.job);
@@ -116,9 +120,9 @@ for (const setup of setups) {
         expect(entry.titles).toEqual(own[entry.job]);
       }
       // One worker, one at a time, in order: tenants alternate from one job to the next.
-      expect(seen.slice(0, 4).map((e) => e.job)).toEqual([a, b, a, b]);
+      expect(seen.slice(0, 5).map((e) => e.job)).toEqual(plan.slice(0, 5));
       const afterFailure = seen[seen.findIndex((e) => e.n === failing) + 1];
-      expect(afterFailure?.job).toBe(b);
+      expect(afterFailure?.job).toBe(c);
       const [dead] = await tenancy.jobs.dead('alternate');
       expect(dead).toMatchObject({ tenantId: a, reason: 'JOB_FAILED', attempts: 2 });
       expect(await tenancy.withTenant(a, (t) => t.documents.get(`leak-${failing}`)))

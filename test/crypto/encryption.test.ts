@@ -360,6 +360,36 @@ for (const kind of drivers) {
           t.conversations.get('c-1')))?.title).toBe(`${tenantOf(isolation)} first title`);
       });
 
+    it.skipIf(kind !== 'pg')('reads a value sealed under a version another process rotated to',
+      async () => {
+        // Two processes on one server, each caching keys for ten minutes.
+        const config = { ...deployment.config, keyCache: { maxTenants: 100, maxAgeSeconds: 600 } };
+        const options = {
+          migrations: [...builtinMigrations, notesMigration],
+          encryptedFields: [{ table: 'notes', idColumn: 'id', columns: ['body'] }],
+        };
+        const here = await Tenancy.open(config, options);
+        const elsewhere = await Tenancy.open(config, options);
+        try {
+          const id = tenantOf('row');
+          await here.withTenant(id, (t) => t.conversations.get('c-1'));
+          const rotated = await elsewhere.keys.rotate(id);
+          await elsewhere.withTenant(id, (t) => t.conversations.create({ id: 'c-elsewhere',
+            title: 'sealed elsewhere' }));
+          // The cached keys lack the new version: that read fails once and drops them...
+          const err = await expectCode(here.withTenant(id, (t) => t.conversations.get(
+            'c-elsewhere')), 'DECRYPT_FAILED');
+          expect(err.message).toContain(`key version ${rotated.activeVersion} is newer than ` +
+            'the keys loaded');
+          // ...so the next session loads the keyring again and reads it.
+          expect((await here.withTenant(id, (t) => t.conversations.get('c-elsewhere')))?.title)
+            .toBe('sealed elsewhere');
+        } finally {
+          await here.close();
+          await elsewhere.close();
+        }
+      });
+
     it.skipIf(kind !== 'pg')('wipes keys a running session holds when its tenant is shredded',
       async () => {
         const { tenant } = await tenancy.tenants.create({ id: 'held-row', isolation: 'row' });

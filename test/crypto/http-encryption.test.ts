@@ -46,7 +46,8 @@ for (const kind of drivers) {
     };
 
     it('needs the admin token and answers 404 for an unknown tenant', async () => {
-      const none = await d.app.inject({ method: 'GET', url: `/admin/tenants/${acme.id}/encryption` });
+      const none = await d.app.inject({ method: 'GET',
+        url: `/admin/tenants/${acme.id}/encryption` });
       expectError(none, 401, 'UNAUTHENTICATED');
       const asTenant = await d.app.inject({ method: 'POST',
         url: `/admin/tenants/${acme.id}/encryption/rotate`, headers: bearer(acme.secret) });
@@ -141,8 +142,8 @@ for (const kind of drivers) {
       expect(record).toMatchObject({ tenantId: globex.id, shredded: true, region: 'local' });
       expect(record.keyIds).toEqual([keys.masterKeyId, ...keys.dataKeys.map((k) => k.keyId),
         ...keys.indexKeys.map((k) => k.keyId)]);
-      const gone = await d.app.inject({ method: 'GET', url: `/admin/tenants/${globex.id}/encryption`,
-        headers: admin });
+      const gone = await d.app.inject({ method: 'GET',
+        url: `/admin/tenants/${globex.id}/encryption`, headers: admin });
       expectError(gone, 410, 'KEYS_DESTROYED');
       // A regression: re-encrypting a deleted tenant answered 202 and failed in the background.
       const again = await d.app.inject({ method: 'POST',

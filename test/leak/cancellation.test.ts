@@ -28,8 +28,9 @@ for (const target of directTargets) {
     for (const isolation of isolations) {
       const [a, b] = [`cx${isolation[0]}-a`, `cx${isolation[0]}-b`];
 
-      it(`${isolation}: cancelled before, while queued and after writing: CANCELLED, nothing ` +
-        'kept, and the next tenant on the connection sees only its own rows', async () => {
+      it(`${isolation}: a session cancelled before it starts or while it queues for the ` +
+        'connection never runs; one cancelled after writing keeps nothing; the next tenant on ' +
+        'the connection sees only its own rows', async () => {
         const ran: string[] = [];
         const early = new AbortController();
         early.abort();

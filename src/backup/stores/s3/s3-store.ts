@@ -144,8 +144,9 @@ export class S3BlobStore implements BlobStore {
   }
 
   async put(key: string, body: Uint8Array): Promise<void> {
+    const full = this.#key(key);
     try {
-      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.#key(key),
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: full,
         Body: body }));
     } catch (err) {
       throw failed(err);
@@ -170,9 +171,10 @@ export class S3BlobStore implements BlobStore {
   }
 
   async #read(key: string, range?: string): Promise<Buffer> {
+    const full = this.#key(key);
     try {
       const found = await this.client.send(new GetObjectCommand({
-        Bucket: this.bucket, Key: this.#key(key), ...(range === undefined ? {} : { Range: range }),
+        Bucket: this.bucket, Key: full, ...(range === undefined ? {} : { Range: range }),
       }));
       if (found.Body === undefined) return Buffer.alloc(0);
       return Buffer.from(await found.Body.transformToByteArray());
