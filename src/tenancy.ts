@@ -11,7 +11,7 @@ import { doctorRegions, runDoctor } from './access/doctor/doctor.ts';
 import type { DoctorReport } from './access/doctor/types.ts';
 import { BackupOperations } from './backup/backup-operations.ts';
 import { isParsedConfig, parseConfig } from './config/load.ts';
-import type { ConfigInput, TenancyConfig } from './config/schema.ts';
+import type { ConfigInput, RegionConfig, TenancyConfig } from './config/schema.ts';
 import { DeclaredCrypto } from './crypto/declared-crypto.ts';
 import { EncryptedFields, type EncryptedField } from './crypto/encrypted-fields.ts';
 import type { KeyProvider } from './crypto/key-provider.ts';
@@ -23,6 +23,7 @@ import type { Database } from './storage/driver.ts';
 import { checkMigrations, latestVersion, type Migration } from './storage/migrations.ts';
 import { RegionStorage } from './storage/region.ts';
 import { Residency } from './residency/residency.ts';
+import { BlobStorePlaces, storeLocation } from './residency/backup-places.ts';
 import type { MoveOptions, MoveResult } from './residency/region-move.ts';
 import { runSession, type TenantSession } from './storage/session.ts';
 import { ConversationStore } from './stores/conversations.ts';
@@ -149,8 +150,10 @@ export class Tenancy {
       }),
       regionOf: async (id) => {
         const tenant = await this.#cache.get(id);
-        return tenant?.status === 'active' || tenant?.status === 'suspended'
-          ? tenant.region : undefined;
+        if (tenant?.status !== 'active' && tenant?.status !== 'suspended') return undefined;
+        // A job carries the tenant's payload: it is queued only where the tenant's data may be.
+        await this.residency.route(tenant);
+        return tenant.region;
       },
       runAsTenant: (id, fn) => this.withTenant(id, fn),
       log: parts.log,
@@ -161,7 +164,11 @@ export class Tenancy {
       keys: parts.tenantKeys,
       fields: parts.fields,
       audit: this.audit,
-      tenant: (id) => this.#lifecycle.get(id),
+      tenant: async (id) => {
+        const tenant = await this.#lifecycle.get(id);
+        await this.residency.route(tenant);
+        return tenant;
+      },
       session: async (tenant, fn) => runSession((await this.residency.route(tenant))
         .placement(tenant.isolation).locate(tenant.id), tenant.id, fn),
     });
@@ -226,6 +233,10 @@ export class Tenancy {
           tenancy.#cache.forget(id);
           await tenantKeys?.forget(id);
         },
+        // The report and moves see each region's archives through its own blob store.
+        backups: new Map([...regions.keys()].map((name) => [name, new BlobStorePlaces(name,
+          storeLocation((parsed.regions[name] as RegionConfig).backups, dataDir, name),
+          () => tenancy.backups.store(name))])),
       });
       tenancy.tenants.attachResidency(tenancy.#residency,
         parsed.defaultRegion ?? (regions.keys().next().value as string));

@@ -22,7 +22,11 @@ const adminRoutes = [
   ['POST', '/admin/tenants/acme-co/encryption/reencrypt'],
   ['POST', '/admin/tenants/acme-co/encryption/retire'], ['POST', '/admin/encryption/rotate-root'],
   ['POST', '/admin/tenants/acme-co/shred'], ['GET', '/admin/residency'],
-  ['POST', '/admin/tenants/acme-co/move'],
+  ['POST', '/admin/tenants/acme-co/move'], ['GET', '/admin/tenants/acme-co/backups'],
+  ['POST', '/admin/tenants/acme-co/backups'], ['POST', '/admin/tenants/acme-co/backups/prune'],
+  ['POST', '/admin/tenants/acme-co/backups/0123456789abcdef/verify'],
+  ['POST', '/admin/tenants/acme-co/backups/0123456789abcdef/restore'],
+  ['POST', '/admin/tenants/acme-co/backups/0123456789abcdef/clone'],
 ] as const;
 
 for (const kind of drivers) {
@@ -53,7 +57,12 @@ for (const kind of drivers) {
         '/admin/encryption/rotate-root',
         // Where tenants' data lives, and moving a tenant to another region.
         '/admin/residency',
-        '/admin/tenants', '/admin/tenants/{id}', '/admin/tenants/{id}/encryption',
+        '/admin/tenants', '/admin/tenants/{id}',
+        // A tenant's backups: create, list, verify, restore, clone, prune.
+        '/admin/tenants/{id}/backups', '/admin/tenants/{id}/backups/prune',
+        '/admin/tenants/{id}/backups/{backupId}/clone',
+        '/admin/tenants/{id}/backups/{backupId}/restore',
+        '/admin/tenants/{id}/backups/{backupId}/verify', '/admin/tenants/{id}/encryption',
         '/admin/tenants/{id}/encryption/reencrypt', '/admin/tenants/{id}/encryption/retire',
         '/admin/tenants/{id}/encryption/rotate', '/admin/tenants/{id}/keys',
         '/admin/tenants/{id}/keys/{keyId}', '/admin/tenants/{id}/limits',

@@ -1,5 +1,8 @@
 // Moving a tenant between regions on two servers: copy, verify, switch, destroy the source; an
 // interrupted move leaves the tenant whole in one region.
+import { existsSync } from 'node:fs';
+import { cp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Isolation } from '../../src/config/schema.ts';
 import type { Tenancy } from '../../src/index.ts';
@@ -97,6 +100,38 @@ describe('tenants move --region on two servers', () => {
       expect((await tenancy.residency.report(id)).ok).toBe(true);
     });
   }
+
+  it("keeps archives in the tenant's region, removes the source's on a move, and refuses " +
+    'to restore an archive made in another region', async () => {
+    const id = tenantName('arch');
+    await tenancy.tenants.create({ id, isolation: 'row', region: 'eu' });
+    await fill(tenancy, id, 'arch');
+    const made = await tenancy.backups.create(id);
+    const euStore = join(env.dataDir, 'backups', 'eu');
+    const usStore = join(env.dataDir, 'backups', 'us');
+    const places = async () => (await tenancy.residency.report(id)).tenants[0]?.places
+      .filter((p) => p.kind === 'backups').map((p) => [p.region, p.where, p.count]);
+    expect(await places()).toEqual([['eu', euStore, 1]]);
+    const kept = join(env.dataDir, 'kept-archive');
+    await cp(join(euStore, 'tenants', id), kept, { recursive: true });
+    await tenancy.tenants.move(id, { region: 'us' }, { settleMillis: 0 });
+    expect(await places()).toEqual([]);
+    expect(existsSync(join(euStore, 'tenants', id))).toBe(false);
+    // The eu archive, copied by hand into the us store, is refused before anything is read.
+    await cp(kept, join(usStore, 'tenants', id), { recursive: true });
+    const before = await snapshot(tenancy, id, 'arch');
+    const err = await failure(tenancy.backups.restore(id, made.id));
+    expect(err.code).toBe('RESIDENCY_VIOLATION');
+    expect(err.message).toBe(`residency violation: tenant ${id} must stay in region us; ` +
+      'backups in region eu refused');
+    expect(await snapshot(tenancy, id, 'arch')).toEqual(before);
+    const refused = await tenancy.audit.list({ tenantId: id, action: 'residency.refused' });
+    expect(refused.items.map((r) => [r.region, r.outcome])).toEqual([['us', 'denied']]);
+    await rm(join(usStore, 'tenants', id), { recursive: true });
+    const fresh = await tenancy.backups.create(id);
+    expect(fresh.location).toBe(usStore);
+    expect(await places()).toEqual([['us', usStore, 1]]);
+  });
 
   it('undoes a move whose process died before the switch, at the next move', async () => {
     const id = tenantName('crash');

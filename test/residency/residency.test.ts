@@ -230,6 +230,14 @@ describe('residency guard on misconfigured shared resources', () => {
       const created = await failure(tenancy.tenants.create({ id: tenantName('us2'),
         isolation: 'row', region: 'us' }));
       expect(created.code).toBe('RESIDENCY_VIOLATION');
+      expect((await failure(tenancy.keys.rotate(id))).code).toBe('RESIDENCY_VIOLATION');
+      expect((await failure(tenancy.jobs.enqueue(id, 'reindex', { n: 1 }))).code)
+        .toBe('RESIDENCY_VIOLATION');
+      // Nothing was written on the us server: still one data key, and no job.
+      expect(await env.sql('us', 'SELECT version FROM tenancy_keys.tenant_keys ' +
+        "WHERE tenant_id = $1 AND purpose = 'data'", [id])).toEqual([{ version: 1 }]);
+      expect(await env.sql('us', 'SELECT 1 FROM tenancy.jobs WHERE tenant_id = $1', [id]))
+        .toEqual([]);
       await tenancy.close();
     });
 });
