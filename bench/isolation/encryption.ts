@@ -90,8 +90,9 @@ async function main(): Promise<void> {
     migrations: [...builtinMigrations, notes],
     encryptedFields: [{ table: 'sealed_notes', idColumn: 'id', columns: ['title', 'text'] }],
   });
-  const lines = ['| isolation | workload | sealed ops/s | plain ops/s | ratio | rounds ' +
-    '(sealed / plain) |', '| --- | --- | ---: | ---: | ---: | --- |'];
+  const lines = ['| isolation | workload | sealed ops/s | plain ops/s | ratio | ' +
+    'client CPU µs/op (sealed / plain) | rounds (sealed / plain) |',
+  '| --- | --- | ---: | ---: | ---: | ---: | --- |'];
   try {
     for (const isolation of isolations) {
       const tenants = Array.from({ length: tenantsPer }, (_, i) => `enc-${isolation}-${i}`);
@@ -107,6 +108,7 @@ async function main(): Promise<void> {
       }
       for (const workload of ['read', 'insert'] as Workload[]) {
         const result: Record<Side, number[]> = { sealed: [], plain: [] };
+        const cpu: Record<Side, number[]> = { sealed: [], plain: [] };
         const op = (side: Side) => (): Promise<void> => tenancy.withTenant(pick(tenants),
           (t) => (workload === 'read' ? read(t, side, pick(ids)) : insert(t, side, randomUUID())));
         for (const side of ['sealed', 'plain'] as Side[]) {
@@ -118,6 +120,7 @@ async function main(): Promise<void> {
             const load = await runLoad(op(side), { workers, warmupMillis: 500,
               durationMillis: seconds * 1000 });
             result[side].push(load.opsPerSecond);
+            cpu[side].push(load.clientCpuMicrosPerOp);
             process.stderr.write(`${isolation} ${workload} round ${round}: ${side} ` +
               `${Math.round(load.opsPerSecond)} ops/s\n`);
           }
@@ -126,7 +129,8 @@ async function main(): Promise<void> {
         const plain = median(result.plain);
         const show = (values: number[]) => values.map((v) => Math.round(v)).join(', ');
         lines.push(`| ${isolation} | ${workload} | ${Math.round(sealed)} | ${Math.round(plain)} ` +
-          `| ${(sealed / plain).toFixed(2)} | ${show(result.sealed)} / ${show(result.plain)} |`);
+          `| ${(sealed / plain).toFixed(2)} | ${Math.round(median(cpu.sealed))} / ` +
+          `${Math.round(median(cpu.plain))} | ${show(result.sealed)} / ${show(result.plain)} |`);
       }
     }
   } finally {

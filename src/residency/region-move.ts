@@ -1,6 +1,9 @@
 // Moves a tenant to another region: copy, verify, switch, then destroy the source copy and keys.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tenantResource, type AuditContext, type AuditLog } from '../access/audit-log.ts';
+import { resealRows } from '../backup/reseal.ts';
+import { exportTenant } from '../backup/tenant-export.ts';
+import { importTenant } from '../backup/tenant-import.ts';
 import type { EncryptedField } from '../crypto/encrypted-fields.ts';
 import type { TenantCipher } from '../crypto/tenant-cipher.ts';
 import { TenancyError, isTenancyError } from '../errors.ts';
@@ -13,7 +16,7 @@ import type { TenantKeys } from '../tenants/tenant-keys.ts';
 import type { BackupPlaces } from './backup-places.ts';
 import type { MoveLedger, MoveRecord, MoveStep } from './move-ledger.ts';
 import type { ResidencyGuard } from './residency-guard.ts';
-import { copyTenant, digestTenant, type TableDigest } from './tenant-copy.ts';
+import { digestTenant, type TableDigest } from './tenant-digest.ts';
 
 export interface RegionMoveParts {
   catalog: Catalog;
@@ -151,15 +154,18 @@ export class RegionMove {
       .locate(tenant.id);
     const targetPlacement = this.#region(to).placement(tenant.isolation);
     await targetPlacement.create(tenant.id, this.parts.migrations);
-    const copied = await copyTenant({
-      tenantId: tenant.id, source: sourceStorage, target: targetPlacement.locate(tenant.id),
-      fields, from, to: into,
-    });
+    const targetStorage = targetPlacement.locate(tenant.id);
+    const copied = await digestTenant(tenant.id, sourceStorage, fields, from);
+    // The same export and import as backups and clones, every envelope sealed again on the way.
+    const imported = await importTenant(targetStorage, tenant.id,
+      exportTenant(sourceStorage, tenant.id),
+      { isolation: tenant.isolation, transform: resealRows(fields, from, into) });
     reached('copied');
-    await this.#note(record, 'copied', options, `${copied.length} table(s)`);
+    await this.#note(record, 'copied', options,
+      `${imported.tables.length} table(s), ${imported.rows} row(s)`);
     const [again, landed] = await Promise.all([
       digestTenant(tenant.id, sourceStorage, fields, from),
-      digestTenant(tenant.id, targetPlacement.locate(tenant.id), fields, into),
+      digestTenant(tenant.id, targetStorage, fields, into),
     ]);
     if (!same(copied, again) || !same(copied, landed)) {
       throw new TenancyError('TENANT_MOVE_FAILED', {

@@ -1,5 +1,6 @@
 // Data residency on two regions on two servers: rows, keys and archives only in the tenant's
 // region, the report built from what the servers hold, and the guard's refusals.
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -240,4 +241,23 @@ describe('residency guard on misconfigured shared resources', () => {
         .toEqual([]);
       await tenancy.close();
     });
+
+  it("refuses a backup when its region's store is another region's folder", async () => {
+    const first = await env.open();
+    const id = tenantName('usb');
+    await first.tenants.create({ id, isolation: 'schema', region: 'us' });
+    await first.close();
+    const regionsIn = env.config.regions as Record<string, Record<string, unknown>>;
+    const shared = join(env.dataDir, 'one-store');
+    const tenancy = await env.open({}, { regions: {
+      eu: { ...regionsIn.eu, backups: { store: 'folder', path: shared } } as never,
+      us: { ...regionsIn.us, backups: { store: 'folder', path: shared } } as never,
+    } });
+    const err = await failure(tenancy.backups.create(id));
+    expect(err.code).toBe('RESIDENCY_VIOLATION');
+    expect(err.message).toBe(`residency violation: tenant ${id} must stay in region us; ` +
+      'backups in region eu refused');
+    expect(existsSync(join(shared, 'tenants'))).toBe(false);
+    await tenancy.close();
+  });
 });

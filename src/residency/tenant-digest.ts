@@ -1,5 +1,5 @@
-// Copies one tenant's rows from its storage in one region to its storage in another, sealing
-// every encrypted value again under the target's keys, and digests both sides to compare.
+// Digests one tenant's rows as plaintext, so a copy sealed under other keys compares equal to
+// its source: the check a region move makes before it switches the catalog.
 import { createHash } from 'node:crypto';
 import type { EncryptedField } from '../crypto/encrypted-fields.ts';
 import type { TenantCipher } from '../crypto/tenant-cipher.ts';
@@ -69,7 +69,6 @@ async function* rowsOf(tx: Queryable, schema: string, table: string, cursor: str
 
 const fromHex = (value: unknown): Buffer | null =>
   typeof value === 'string' && value.startsWith('\\x') ? Buffer.from(value.slice(2), 'hex') : null;
-const toHex = (value: Buffer): string => `\\x${value.toString('hex')}`;
 
 /** The encrypted columns of a table, opened to plaintext (null stays null). */
 function openRow(row: Row, field: EncryptedField | undefined, table: string,
@@ -107,62 +106,6 @@ class Digest {
   done(table: string): TableDigest {
     return { table, rows: this.rows, sha256: this.#hash.digest('hex') };
   }
-}
-
-export interface CopyJob {
-  tenantId: TenantId;
-  source: TenantStorage;
-  target: TenantStorage;
-  fields: readonly EncryptedField[];
-  from: TenantCipher;
-  to: TenantCipher;
-}
-
-/**
- * Copies every row of the tenant in one transaction per side: the target commits all of it or
- * nothing. Encrypted values are opened with the source's keys and sealed with the target's;
- * blind indexes are computed again. Returns the digests of what was read.
- */
-export async function copyTenant(job: CopyJob): Promise<TableDigest[]> {
-  return job.source.database.transaction('admin', async (src) => {
-    await enter(src, job.tenantId);
-    return job.target.database.transaction('admin', async (dst) => {
-      await enter(dst, job.tenantId);
-      const digests: TableDigest[] = [];
-      for (const table of await tablesOf(src, job.source.schema)) {
-        const field = job.fields.find((f) => f.table === table);
-        const digest = new Digest();
-        const into = `${quoteIdent(job.target.schema)}.${quoteIdent(table)}`;
-        for await (const rows of rowsOf(src, job.source.schema, table, 'tenancy_move')) {
-          const sealed = rows.map((row) => {
-            const plain = openRow(row, field, table, job.from);
-            digest.add(canonical(row, plain));
-            return reseal(row, plain, field, table, job.to);
-          });
-          await dst.query(`INSERT INTO ${into} SELECT * FROM json_populate_recordset(` +
-            `NULL::${into}, $1::json)`, [JSON.stringify(sealed)]);
-        }
-        digests.push(digest.done(table));
-      }
-      return digests;
-    });
-  });
-}
-
-function reseal(row: Row, plain: ReadonlyMap<string, Buffer | null>,
-  field: EncryptedField | undefined, table: string, cipher: TenantCipher): Row {
-  if (field === undefined) return row;
-  const out: Row = { ...row };
-  const rowId = String(row[field.idColumn]);
-  for (const [column, value] of plain) {
-    out[column] = value === null ? null : toHex(cipher.seal(table, column, rowId, value));
-    const index = `${column}_index`;
-    if (index in row) {
-      out[index] = value === null ? null
-        : toHex(cipher.blindIndex(table, column, value.toString('utf8')));
-    }
-  }
-  return out;
 }
 
 /** Digests of the tenant's rows in `storage`, opened with `cipher`. */
