@@ -59,7 +59,8 @@ async function fill(database: string, table: string, tenant: string): Promise<vo
           (SELECT decode(string_agg(md5(i::text || '/' || g::text), ''), 'hex')
              FROM generate_series(1, ${rowBytes / 16}) g),
           jsonb_build_object('n', i)
-        FROM generate_series($2::int, $3::int) i`, [tenant, from, Math.min(rows, from + 20_000) - 1]);
+        FROM generate_series($2::int, $3::int) i`,
+      [tenant, from, Math.min(rows, from + 20_000) - 1]);
     }
     await client.query(`ANALYZE ${table}`);
   } finally {
@@ -90,7 +91,8 @@ async function benchIsolation(isolation: Isolation): Promise<string[]> {
   const lines: string[] = [];
   try {
     const target = `bench-${isolation.slice(0, 3)}`;
-    const neighbours = Array.from({ length: others }, (_, n) => `near-${isolation.slice(0, 3)}-${n}`);
+    const neighbours = Array.from({ length: others },
+      (_, n) => `near-${isolation.slice(0, 3)}-${n}`);
     for (const id of [target, ...neighbours]) {
       await tenancy.tenants.create({ id, isolation });
     }
@@ -143,7 +145,8 @@ async function benchIsolation(isolation: Isolation): Promise<string[]> {
           if (isolation === 'row') return;
           theirs.backup.push(await timed(() => run('pg_dump', dumpArgs)));
           theirs.restore.push(await timed(() => run('pg_restore',
-            ['--clean', '--if-exists', '--single-transaction', '-d', urlOf(place.database), dump])));
+            ['--clean', '--if-exists', '--single-transaction', '-d', urlOf(place.database),
+              dump])));
         },
       ];
       if (n % 2 === 1) sides.reverse();

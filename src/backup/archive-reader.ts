@@ -5,14 +5,16 @@ import { TenancyError, isTenancyError } from '../errors.ts';
 import {
   dataKey, manifestKey, parseManifest, sealedBytes, type ArchiveManifest,
 } from './archive-manifest.ts';
-import { chunkPlace, digestOf, manifestPlace, openChunk, type ChunkBody } from './archive-chunks.ts';
+import {
+  chunkPlace, digestOf, manifestPlace, openChunk, type ChunkBody,
+} from './archive-chunks.ts';
 import type { BlobStore } from './blob-store.ts';
 import type { ExportPart } from './tenant-export.ts';
 
 const corrupt = (detail: string): TenancyError =>
   new TenancyError('BACKUP_CORRUPT', { params: { detail } });
 
-/** The manifest of a finished archive; BACKUP_NOT_FOUND when there is none (or it never finished). */
+/** The manifest of a finished archive; BACKUP_NOT_FOUND when there is none, or it never was. */
 export async function readManifest(store: BlobStore, tenant: string, id: string):
   Promise<ArchiveManifest> {
   let bytes: Buffer;

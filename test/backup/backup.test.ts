@@ -39,7 +39,8 @@ for (const kind of drivers) {
         await s3?.close();
       });
 
-      it.each(isolations)('restores %s isolation exactly, touching no other tenant', async (iso) => {
+      it.each(isolations)('restores %s isolation exactly, touching no other tenant',
+        async (iso) => {
         const owner = tenantName(`own-${iso.slice(0, 3)}`);
         const other = tenantName(`oth-${iso.slice(0, 3)}`);
         await tenancy.tenants.create({ id: owner, isolation: iso });

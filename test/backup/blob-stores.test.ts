@@ -91,3 +91,17 @@ for (const kind of storeKinds) {
     });
   });
 }
+
+describe('backup store config', () => {
+  it('defaults to a folder under the data folder and never prints an S3 secret', () => {
+    const config = parseConfig({ regions: {
+      eu: { database: 'embedded' },
+      us: { database: 'embedded', backups: { store: 's3', bucket: 'tenancy-us', awsRegion:
+        'us-east-1', accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'not-for-logs' } },
+    } });
+    expect(config.regions.eu?.backups).toEqual({ store: 'folder' });
+    const printed = JSON.stringify(config);
+    expect(printed).not.toContain('not-for-logs');
+    expect(printed).toContain('"secretAccessKey":"[redacted]"');
+  });
+});

@@ -7,7 +7,9 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Tenancy, type ConfigInput } from '../../src/index.ts';
 import { expectCode } from '../core/harness.ts';
-import { freshDeployment, serverAvailable, tenantName, type TestDeployment } from '../support/drivers.ts';
+import {
+  freshDeployment, serverAvailable, tenantName, type TestDeployment,
+} from '../support/drivers.ts';
 import { picture, startS3, storeKinds, type S3Server } from './support.ts';
 
 const pgAvailable = await serverAvailable();

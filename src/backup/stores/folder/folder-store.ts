@@ -1,6 +1,8 @@
 // A blob store in a folder on disk: each object a file, written to a temp file and renamed.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import {
+  mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle,
+} from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { TenancyError } from '../../../errors.ts';
 import { checkKey, type BlobInfo, type BlobStore, type BlobWriter } from '../../blob-store.ts';
