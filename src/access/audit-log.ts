@@ -33,19 +33,10 @@ export interface AuditEvent extends AuditContext {
   detail?: string | null | undefined;
 }
 
-export interface AuditRecord {
+export interface AuditRecord extends AuditRow {
   /** `<region>:<id>`, unique across the deployment. */
   id: string;
   region: string;
-  at: Date;
-  actor: AuditActor;
-  tenantId: string | null;
-  action: string;
-  resource: string | null;
-  outcome: AuditOutcome;
-  code: string | null;
-  detail: string | null;
-  requestId: string | null;
 }
 
 export interface AuditFilter {

@@ -1,19 +1,9 @@
 // JSON Schemas of the /admin encryption answers: key status, re-encryption, shred records.
 
-const text = { type: 'string' } as const;
-const timestamp = { type: 'string', format: 'date-time' } as const;
+import { object, text, timestamp } from './responses.ts';
+
 const nullableTime = { type: ['string', 'null'], format: 'date-time' } as const;
 const integer = { type: 'integer' } as const;
-
-function object(properties: Record<string, unknown>, description?: string) {
-  return {
-    type: 'object',
-    ...(description === undefined ? {} : { description }),
-    properties,
-    required: Object.keys(properties),
-    additionalProperties: false,
-  } as const;
-}
 
 const keyVersion = object({
   version: integer,

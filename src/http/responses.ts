@@ -1,10 +1,11 @@
 // JSON Schemas of what the service answers: they document the API and serialize replies fast.
 
-const text = { type: 'string' } as const;
-const timestamp = { type: 'string', format: 'date-time' } as const;
+export const text = { type: 'string' } as const;
+export const timestamp = { type: 'string', format: 'date-time' } as const;
 const metadata = { type: 'object', additionalProperties: true } as const;
 
-function object(properties: Record<string, unknown>, description?: string) {
+/** A closed object schema whose properties are all required. */
+export function object(properties: Record<string, unknown>, description?: string) {
   return {
     type: 'object',
     ...(description === undefined ? {} : { description }),
