@@ -22,6 +22,10 @@ export const errorCatalogue = {
     status: 500,
     message: 'tenant move failed at step {detail}; the tenant is whole in region {region}',
   },
+  TENANT_ISOLATION_MOVE_FAILED: {
+    status: 500,
+    message: 'tenant move failed at step {detail}; the tenant is whole in {isolation} isolation',
+  },
   NOT_FOUND: { status: 404, message: 'not found' },
   ID_TAKEN: { status: 409, message: 'an object with this id already exists' },
   UNAUTHENTICATED: { status: 401, message: 'missing or invalid credentials' },
@@ -63,7 +67,7 @@ export const errorCatalogue = {
   KEY_PROVIDER_UNAVAILABLE: { status: 503, message: 'key provider is unavailable: {detail}' },
   KEY_PROVIDER_CLOSED: { status: 503, message: 'key provider is closed' },
   KEY_ROTATION_REFUSED: { status: 409, message: 'key rotation refused: {detail}' },
-  KEY_VERSION_IN_USE: { status: 409, message: 'key version {detail} still encrypts rows' },
+  KEY_VERSION_IN_USE: { status: 409, message: 'key version {detail}: it cannot be retired yet' },
   KEY_VERSION_UNKNOWN: { status: 404, message: 'the tenant has no key version {detail}' },
   KEYS_DESTROYED: { status: 410, message: "the tenant's keys were destroyed" },
   DECRYPT_FAILED: {

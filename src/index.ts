@@ -30,7 +30,7 @@ export { KeyOperations } from './key-operations.ts';
 export type {
   KeyStatus, KeyringStatus, ReencryptOptions, ReencryptProgress, RootRotation, ValuePlace,
 } from './key-operations.ts';
-export type { DeleteOptions } from './tenancy.ts';
+export type { DeleteOptions, MoveTarget } from './tenancy.ts';
 export type { DeletionRecord } from './tenants/tenant-keys.ts';
 export type { EncryptedField } from './crypto/encrypted-fields.ts';
 export type { DeclaredCrypto, RowId } from './crypto/declared-crypto.ts';

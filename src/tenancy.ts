@@ -11,7 +11,7 @@ import { doctorRegions, runDoctor } from './access/doctor/doctor.ts';
 import type { DoctorReport } from './access/doctor/types.ts';
 import { BackupOperations } from './backup/backup-operations.ts';
 import { isParsedConfig, parseConfig } from './config/load.ts';
-import type { ConfigInput, RegionConfig, TenancyConfig } from './config/schema.ts';
+import type { ConfigInput, Isolation, RegionConfig, TenancyConfig } from './config/schema.ts';
 import { DeclaredCrypto } from './crypto/declared-crypto.ts';
 import { EncryptedFields, type EncryptedField } from './crypto/encrypted-fields.ts';
 import type { KeyProvider } from './crypto/key-provider.ts';
@@ -354,6 +354,9 @@ export class Tenancy {
   }
 }
 
+/** Where `tenants.move` takes a tenant: another region, or another isolation in its region. */
+export type MoveTarget = { region: string } | { isolation: Isolation };
+
 export interface DeleteOptions extends AuditContext {
   /** Destroy the tenant's encryption keys too (crypto-shredding). */
   shred?: boolean;
@@ -410,9 +413,14 @@ export class TenantOperations {
    * target region), verify counts and checksums, switch the catalog, then destroy the source
    * copy, its keys and its archives. Each step is audited; a move cut short leaves the tenant
    * whole in one region, and the next move finishes or undoes it.
+   *
+   * With `{ isolation }` instead, it moves the tenant between isolations in its region: hold
+   * writes, export, lay out the new isolation, import with checksums and check every envelope
+   * opens, switch the catalog in one UPDATE, drop the old layout. Keys stay as they are.
    */
-  move(id: string, target: { region: string }, options: MoveOptions = {}): Promise<MoveResult> {
+  move(id: string, target: MoveTarget, options: MoveOptions = {}): Promise<MoveResult> {
     if (this.#residency === undefined) return Promise.reject(new TenancyError('CLOSED'));
+    if ('isolation' in target) return this.#residency.moveIsolation(id, target.isolation, options);
     return this.#residency.move(id, target.region, options);
   }
 

@@ -277,6 +277,7 @@ export class BackupOperations<C extends BackupContext = BackupContext> {
       const done = await importTenant(await this.#parts.storage(tenant), tenant.id,
         readArchive(store, manifest, cipher, options), {
           isolation: tenant.isolation, verifyDigests: true, signal: options.signal,
+          exclusive: true,
           onProgress: (rows) => options.onProgress?.({ phase: 'restore', rows,
             total: manifest.rows }),
         });

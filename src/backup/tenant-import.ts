@@ -4,6 +4,7 @@ import { TenancyError } from '../errors.ts';
 import type { Queryable } from '../storage/driver.ts';
 import { bindTenant, type TenantStorage } from '../storage/placements/placement.ts';
 import { quoteIdent } from '../storage/sql.ts';
+import { holdTenant } from '../storage/tenant-fence.ts';
 import type { TenantId } from '../tenant-id.ts';
 import { tableDigest, type ExportedTable, type ExportPart, type TextRow } from './tenant-export.ts';
 import {
@@ -23,6 +24,11 @@ export interface ImportOptions {
   /** Rows loaded so far, after each batch. */
   onProgress?: (rows: number) => void;
   signal?: AbortSignal | undefined;
+  /**
+   * Wait out the tenant's sessions in flight first, and hold new ones until the commit (a
+   * restore over a live tenant), so no session straddles the replacement.
+   */
+  exclusive?: boolean;
 }
 
 export interface ImportResult {
@@ -65,6 +71,7 @@ export async function importTenant(storage: TenantStorage, tenant: TenantId,
   try {
     return await storage.database.transaction('runtime', async (tx) => {
       await bindTenant(tx, tenant);
+      if (options.exclusive === true) await holdTenant(tx, tenant);
       await usePortableText(tx);
       const first = await iterator.next();
       if (first.done === true || first.value.kind !== 'tables') {

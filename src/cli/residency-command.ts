@@ -1,8 +1,11 @@
-// `tenancy residency report [<tenant>]` and `tenancy tenants move <tenant> --region <r>`.
+// `tenancy residency report [<tenant>]` and `tenancy tenants move <tenant> --region <r>` or
+// `--isolation <i>`.
 import type { Command } from 'commander';
 import type { MoveResult } from '../residency/region-move.ts';
 import type { ResidencyReport } from '../residency/residency-report.ts';
-import { exitCodes } from './cli-error.ts';
+import type { Isolation } from '../config/schema.ts';
+import type { MoveTarget } from '../tenancy.ts';
+import { CliError, exitCodes } from './cli-error.ts';
 import { withCommonOptions, withTenancy, type CommonOptions } from './common.ts';
 import { note, report, table } from './output.ts';
 
@@ -47,23 +50,43 @@ export function registerResidencyCommand(program: Command): void {
 }
 
 interface MoveCommandOptions extends CommonOptions {
-  region: string;
+  region?: string;
+  isolation?: string;
 }
 
-/** Registers `move <id> --region <r>` under the `tenants` command. */
+const isolationChoices: readonly Isolation[] = ['database', 'schema', 'row'];
+
+/** Exactly one of `--region` and `--isolation`, as the library's move target. */
+function moveTarget(options: MoveCommandOptions): MoveTarget {
+  if ((options.region === undefined) === (options.isolation === undefined)) {
+    throw new CliError('USAGE', 'name exactly one of --region <region> and ' +
+      '--isolation database|schema|row', exitCodes.usage);
+  }
+  if (options.region !== undefined) return { region: options.region };
+  const isolation = isolationChoices.find((i) => i === options.isolation);
+  if (isolation === undefined) {
+    throw new CliError('USAGE', '--isolation takes database, schema or row', exitCodes.usage);
+  }
+  return { isolation };
+}
+
+/** Registers `move <id> --region <r> | --isolation <i>` under the `tenants` command. */
 export function registerTenantsMoveCommand(tenants: Command): void {
   withCommonOptions(tenants.command('move <id>'))
-    .description('move a tenant to another region: copy, verify, switch, then destroy the ' +
-      'source copy and its keys')
-    .requiredOption('--region <region>', 'the region to move it to')
+    .description('move a tenant to another region or isolation: copy, verify, switch, then ' +
+      'destroy the old copy (and, between regions, its keys)')
+    .option('--region <region>', 'the region to move it to')
+    .option('--isolation <isolation>', 'the isolation to move it to: database, schema or row')
     .action(async (id: string, options: MoveCommandOptions) => {
+      const target = moveTarget(options);
       const done = await withTenancy(options, 'tenancy tenants move',
-        (tenancy) => tenancy.tenants.move(id, { region: options.region }, {
+        (tenancy) => tenancy.tenants.move(id, target, {
           onStep: (step) => { if (options.json !== true) note(`move: ${step}`); },
         }));
+      const where = (name: string): string => 'isolation' in target ? `${name} isolation` : name;
       report(done, options, (m: MoveResult) => m.moved
-        ? `moved tenant ${m.tenantId} from ${m.from} to ${m.to} ` +
+        ? `moved tenant ${m.tenantId} from ${where(m.from)} to ${where(m.to)} ` +
           `(${m.tables.reduce((n, t) => n + t.rows, 0)} rows verified)`
-        : `tenant ${m.tenantId} already is in ${m.to}`);
+        : `tenant ${m.tenantId} already is in ${where(m.to)}`);
     });
 }

@@ -13,12 +13,15 @@ export interface KeyCacheOptions {
 }
 
 interface Entry<V> {
+  /** The tenant the entry belongs to; `forget` drops every entry of it. */
+  readonly id: string;
   readonly value: Promise<V>;
   readonly loadedAt: number;
 }
 
 export class KeyCache<V extends Wipeable> {
-  // Map order is recency order: the first entry is the least recently used.
+  // Map order is recency order: the first entry is the least recently used. Keyed by tenant and
+  // the source of the keys (see `get`).
   readonly #entries = new Map<string, Entry<V>>();
 
   constructor(
@@ -30,35 +33,45 @@ export class KeyCache<V extends Wipeable> {
     return this.#entries.size;
   }
 
-  /** The cached value of `id`, or the one `load` makes; callers that miss together share it. */
-  get(id: string, load: () => Promise<V>): Promise<V> {
+  /**
+   * The cached value of `id` from `source`, or the one `load` makes; callers that miss together
+   * share it. `source` names where the keys come from (a tenant's region and catalog version):
+   * an entry loaded from one source is never served for another, so keys a move destroyed are
+   * not used again once the caller knows the tenant's new place.
+   */
+  get(id: string, load: () => Promise<V>, source = ''): Promise<V> {
     const now = this.now();
-    const hit = this.#entries.get(id);
+    const key = `${id}\u0000${source}`;
+    const hit = this.#entries.get(key);
     if (hit !== undefined && now - hit.loadedAt < this.options.maxAgeMillis) {
-      this.#entries.delete(id);
-      this.#entries.set(id, hit);
+      this.#entries.delete(key);
+      this.#entries.set(key, hit);
       return hit.value;
     }
     // An expired entry is only dropped: a session may still be using its keys.
-    if (hit !== undefined) this.#entries.delete(id);
+    if (hit !== undefined) this.#entries.delete(key);
     while (this.#entries.size >= this.options.maxEntries) {
       const oldest = this.#entries.keys().next().value as string;
       this.#entries.delete(oldest);
     }
-    const entry: Entry<V> = { value: load(), loadedAt: now };
-    this.#entries.set(id, entry);
+    const entry: Entry<V> = { id, value: load(), loadedAt: now };
+    this.#entries.set(key, entry);
     entry.value.catch(() => {
-      if (this.#entries.get(id) === entry) this.#entries.delete(id);
+      if (this.#entries.get(key) === entry) this.#entries.delete(key);
     });
     return entry.value;
   }
 
   /** Drops a tenant's keys at once (suspend, delete); `wipe` also zeroes them (shred). */
   async forget(id: string, wipe = false): Promise<void> {
-    const entry = this.#entries.get(id);
-    if (entry === undefined) return;
-    this.#entries.delete(id);
-    if (wipe) {
+    const dropped: Entry<V>[] = [];
+    for (const [key, entry] of this.#entries) {
+      if (entry.id !== id) continue;
+      this.#entries.delete(key);
+      dropped.push(entry);
+    }
+    if (!wipe) return;
+    for (const entry of dropped) {
       const value = await entry.value.catch(() => undefined);
       value?.destroy();
     }

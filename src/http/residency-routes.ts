@@ -1,4 +1,5 @@
-// /admin/residency and /admin/tenants/:id/move: where tenants' data is, and region moves.
+// /admin/residency and /admin/tenants/:id/move: where tenants' data is, region and isolation
+// moves.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Tenancy } from '../tenancy.ts';
@@ -45,9 +46,12 @@ const reportQuery = z.object({ tenant: z.string().max(64).optional() }).strict()
 
 /** Registers the residency report and the region move under the admin prefix. */
 export function residencyRoutes(tenancy: Tenancy) {
-  const moveBody = z.object({
-    region: z.enum(Object.keys(tenancy.config.regions) as [string, ...string[]]),
-  }).strict();
+  const moveBody = z.union([
+    z.object({
+      region: z.enum(Object.keys(tenancy.config.regions) as [string, ...string[]]),
+    }).strict(),
+    z.object({ isolation: z.enum(['database', 'schema', 'row']) }).strict(),
+  ]);
   return async (app: FastifyInstance): Promise<void> => {
     app.get<{ Querystring: z.output<typeof reportQuery> }>('/residency', {
       schema: {
@@ -61,11 +65,12 @@ export function residencyRoutes(tenancy: Tenancy) {
     app.post<{ Params: { id: string }; Body: z.output<typeof moveBody> }>('/tenants/:id/move', {
       schema: {
         tags, security,
-        summary: 'Move a tenant to another region: copy, verify, switch, destroy the source',
+        summary: 'Move a tenant to another region or isolation: copy, verify, switch, ' +
+          'destroy the source',
         params: pathParams('id'), body: fromZod(moveBody),
         response: answer.answers({ 200: moved }),
       },
-    }, (request) => tenancy.tenants.move(request.params.id, { region: request.body.region },
+    }, (request) => tenancy.tenants.move(request.params.id, request.body,
       adminContext(request)));
   };
 }

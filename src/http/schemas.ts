@@ -2,6 +2,7 @@
 import type { FastifySchemaCompiler } from 'fastify';
 import { z } from 'zod';
 import { TenancyError } from '../errors.ts';
+import { describeIssues } from '../stores/validation-detail.ts';
 
 // The JSON Schema a route declares, mapped back to the zod schema it was made from, so requests
 // are checked by exactly the rules the library applies (strict keys, size refinements).
@@ -18,13 +19,6 @@ export function fromZod(schema: z.ZodType): Record<string, unknown> {
   return rest;
 }
 
-// One issue as the client reads it: where and what. Zod names unknown keys in its message,
-// and a key is the client's own text, so that message is replaced.
-function describe(issue: z.core.$ZodIssue): string {
-  const where = issue.path.map(String).join('.') || '(body)';
-  return `${where}: ${issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message}`;
-}
-
 /**
  * Fastify validator compiler: runs the zod schema behind a route schema. Failures are
  * VALIDATION_FAILED errors that name fields and never echo values.
@@ -37,7 +31,7 @@ export const zodValidatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, h
   return (data: unknown) => {
     const result = source.safeParse(data);
     if (result.success) return { value: result.data };
-    const detail = result.error.issues.slice(0, 5).map(describe).join('; ');
+    const detail = describeIssues(source, result.error.issues);
     return { error: new TenancyError('VALIDATION_FAILED', { params: { detail } }) };
   };
 };

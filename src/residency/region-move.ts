@@ -10,6 +10,7 @@ import { TenancyError, isTenancyError } from '../errors.ts';
 import type { Database } from '../storage/driver.ts';
 import type { Migration } from '../storage/migrations.ts';
 import type { RegionStorage } from '../storage/region.ts';
+import { fenceTenantIn, unfenceTenantIn } from '../storage/tenant-fence.ts';
 import { parseTenantId, type TenantId } from '../tenant-id.ts';
 import type { Catalog, Tenant } from '../tenants/catalog.ts';
 import type { TenantKeys } from '../tenants/tenant-keys.ts';
@@ -36,7 +37,9 @@ export interface RegionMoveParts {
 export interface MoveOptions extends AuditContext {
   /**
    * How long to wait after holding writes off, so other processes' cached catalog rows expire
-   * (default 1100 ms, just over their one-second life).
+   * (default 1100 ms, just over their one-second life). Safety does not rest on it: the source
+   * is fenced and its sessions in flight waited out first, so a process with a stale row has
+   * its sessions refused there rather than writing.
    */
   settleMillis?: number;
   /** Called after each step is recorded; a throw here interrupts the move (tests do). */
@@ -111,6 +114,7 @@ export class RegionMove {
     if (tenant === undefined) return;
     if (tenant.region === open.from) {
       await this.#destroyCopy(open.to, tenant);
+      await unfenceTenantIn(this.#region(open.from), tenant.isolation, tenantId);
       if (open.priorStatus === 'active') {
         await this.parts.catalog.transition(tenantId, ['suspended'], 'active');
       }
@@ -175,6 +179,8 @@ export class RegionMove {
     reached('verified');
     await this.#note(record, 'verified', options,
       `${copied.reduce((n, d) => n + d.rows, 0)} row(s) match`);
+    // A fence left by an earlier move out of `to` goes; nothing enters there before the switch.
+    await unfenceTenantIn(this.#region(to), tenant.isolation, tenant.id);
     await this.#switch(tenant, to, record.priorStatus);
     reached('switched');
     await this.#note(record, 'switched', options);
@@ -187,7 +193,10 @@ export class RegionMove {
     return { tenantId: tenant.id, from: tenant.region, to, moved: true, tables: copied };
   }
 
-  /** Suspends the tenant so no session writes while it is copied. */
+  /**
+   * Suspends the tenant, then fences it off in the source and waits out its sessions in flight
+   * there, so nothing is written to the source once the copy begins.
+   */
   async #hold(tenant: Tenant, options: MoveOptions): Promise<void> {
     if (tenant.status === 'active') {
       const held = await this.parts.catalog.transition(tenant.id, ['active'], 'suspended');
@@ -196,6 +205,7 @@ export class RegionMove {
       }
     }
     await this.parts.forget(tenant.id);
+    await fenceTenantIn(this.#region(tenant.region), tenant.isolation, tenant.id, 'moving');
     const settle = options.settleMillis ?? 1100;
     if (settle > 0) await sleep(settle);
   }
@@ -224,6 +234,8 @@ export class RegionMove {
       throw new TenancyError('INTERNAL', { tenantId: tenant.id });
     }
     const storage = this.#region(region);
+    // Processes whose cached catalog row still names this region are refused from here on.
+    await fenceTenantIn(storage, tenant.isolation, tenant.id, 'moved');
     await storage.placement(tenant.isolation).drop(tenant.id);
     await destroyKeys(storage.driver.shared, tenant.id);
     await this.parts.backups.get(region)?.remove(tenant.id);

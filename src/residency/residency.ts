@@ -1,6 +1,6 @@
 // `tenancy.residency`: the guard, the region router's check, the report and region moves.
 import type { AuditContext, AuditLog } from '../access/audit-log.ts';
-import type { TenancyConfig } from '../config/schema.ts';
+import type { Isolation, TenancyConfig } from '../config/schema.ts';
 import type { EncryptedField } from '../crypto/encrypted-fields.ts';
 import { TenancyError } from '../errors.ts';
 import type { Database } from '../storage/driver.ts';
@@ -11,6 +11,7 @@ import type { Catalog, Tenant } from '../tenants/catalog.ts';
 import type { TenantKeys } from '../tenants/tenant-keys.ts';
 import { FolderBackupPlaces, storeLocation, type BackupPlaces } from './backup-places.ts';
 import { inspectRegion, type Place } from './inspect-region.ts';
+import { IsolationMove } from './isolation-move.ts';
 import { MoveLedger } from './move-ledger.ts';
 import { regionFaults } from './region-marks.ts';
 import { RegionMove, type MoveOptions, type MoveResult } from './region-move.ts';
@@ -42,8 +43,10 @@ export class Residency {
   readonly #ledger: MoveLedger;
   readonly #backups: ReadonlyMap<string, BackupPlaces | undefined>;
   readonly #move: RegionMove;
+  readonly #isolationMove: IsolationMove;
 
-  private constructor(parts: ResidencyParts, guard: ResidencyGuard, ledger: MoveLedger) {
+  private constructor(parts: ResidencyParts, guard: ResidencyGuard, ledger: MoveLedger,
+    isolationMove: IsolationMove) {
     this.#parts = parts;
     this.guard = guard;
     this.#ledger = ledger;
@@ -54,6 +57,7 @@ export class Residency {
         : undefined];
     }));
     this.#move = new RegionMove({ ...parts, guard, ledger, backups: this.#backups });
+    this.#isolationMove = isolationMove;
   }
 
   /** Marks every region's resources, finds any two regions share, and prepares the ledger. */
@@ -61,7 +65,8 @@ export class Residency {
     const faults = await regionFaults(parts.config, parts.dataDir, parts.regions, parts.keys);
     const ledger = new MoveLedger(parts.catalogDb);
     await ledger.prepare();
-    return new Residency(parts, new ResidencyGuard(parts.audit, faults), ledger);
+    const isolationMove = await IsolationMove.open({ ...parts, regionLedger: ledger });
+    return new Residency(parts, new ResidencyGuard(parts.audit, faults), ledger, isolationMove);
   }
 
   /**
@@ -115,7 +120,14 @@ export class Residency {
   }
 
   /** `tenants move <id> --region <r>`: see RegionMove.move. */
-  move(id: string, region: string, options?: MoveOptions): Promise<MoveResult> {
+  async move(id: string, region: string, options?: MoveOptions): Promise<MoveResult> {
+    // A tenant half way between isolations is made whole in one before it changes region.
+    await this.#isolationMove.recover(parseTenantId(id), options);
     return this.#move.move(id, region, options);
+  }
+
+  /** `tenants move <id> --isolation <i>`: see IsolationMove.move. */
+  moveIsolation(id: string, isolation: Isolation, options?: MoveOptions): Promise<MoveResult> {
+    return this.#isolationMove.move(id, isolation, options);
   }
 }

@@ -1,9 +1,10 @@
 // Turns a driver error into a TenancyError, keeping SQLSTATE and constraint but no query values.
 import { TenancyError, isTenancyError } from '../errors.ts';
-import { noTenantContextState } from './bootstrap.ts';
+import { noTenantContextState, tenantFencedState } from './bootstrap.ts';
 
 interface DriverErrorFields {
   code?: unknown;
+  detail?: unknown;
   constraint?: unknown;
 }
 
@@ -14,6 +15,12 @@ export function toTenancyError(err: unknown, tenantId?: string): TenancyError {
   const constraint = typeof fields.constraint === 'string' ? fields.constraint : undefined;
   const base = { tenantId, cause: err, sqlState, constraint };
   if (sqlState === noTenantContextState) return new TenancyError('NO_TENANT_CONTEXT', base);
+  // A fenced tenant: deleted, or held for a move (or moved to another region) since the
+  // caller looked it up.
+  if (sqlState === tenantFencedState) {
+    return new TenancyError(fields.detail === 'deleted' ? 'TENANT_NOT_FOUND' : 'TENANT_SUSPENDED',
+      base);
+  }
   if (sqlState === '23505') return new TenancyError('ID_TAKEN', base);
   // query_canceled: the statement timeout of a tenant session ran out.
   if (sqlState === '57014') return new TenancyError('STATEMENT_TIMEOUT', base);

@@ -3,7 +3,7 @@ import { TenancyError } from '../errors.ts';
 import type { TenantId } from '../tenant-id.ts';
 import { toTenancyError } from './database-error.ts';
 import type { Queryable, QueryResult } from './driver.ts';
-import { bindTenant, type TenantStorage } from './placements/placement.ts';
+import { enterTenant, type TenantStorage } from './placements/placement.ts';
 import { quoteIdent } from './sql.ts';
 
 // Sessions whose callback has settled. Their transaction is over and the connection it ran on
@@ -183,7 +183,7 @@ export async function runSession<T>(
     return await storage.database.transaction(
       'runtime',
       async (tx) => {
-        await bindTenant(tx, tenant);
+        await enterTenant(tx, storage, tenant);
         const timeout = options.statementTimeoutMillis ?? 0;
         // Transaction-local like the tenant itself: the next user of the connection gets the
         // server's own setting back.

@@ -1,6 +1,7 @@
 // Input shapes of the built-in stores, validated once here for the library and the HTTP service.
 import { z } from 'zod';
 import { TenancyError } from '../errors.ts';
+import { describeIssues } from './validation-detail.ts';
 
 /** Ids are URL-safe so `GET /v1/conversations/<id>` needs no escaping. */
 export const objectId = z
@@ -68,9 +69,6 @@ export type DocumentListInput = z.input<typeof documentListInput>;
 export function validate<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  const detail = result.error.issues
-    .slice(0, 5)
-    .map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`)
-    .join('; ');
+  const detail = describeIssues(schema, result.error.issues);
   throw new TenancyError('VALIDATION_FAILED', { params: { detail } });
 }

@@ -4,6 +4,7 @@ import { TenancyError } from '../errors.ts';
 import type { Migration } from '../storage/migrations.ts';
 import { latestVersion } from '../storage/migrations.ts';
 import type { RegionStorage } from '../storage/region.ts';
+import { fenceTenantIn } from '../storage/tenant-fence.ts';
 import { parseTenantId, type TenantId } from '../tenant-id.ts';
 import type { Catalog, Tenant } from './catalog.ts';
 
@@ -88,12 +89,16 @@ export class TenantLifecycle {
   /**
    * Drops every table and row of the tenant in its isolation and keeps the catalog row as
    * `deleted`, so the id is never handed to someone else. A delete that died half way resumes.
-   * `beforeDrop` runs once no session can start any more and before the data goes (a shred
-   * destroys the keys there, so even a drop that fails leaves nothing readable).
+   * Sessions already running when the delete begins are waited out first (and later ones are
+   * refused, even by processes whose cached catalog row still says active), so none of them
+   * writes a row after the drop. `beforeDrop` runs once no session can start any more and
+   * before the data goes (a shred destroys the keys there, so even a drop that fails leaves
+   * nothing readable).
    */
   async delete(id: string, beforeDrop?: (tenant: Tenant) => Promise<void>): Promise<Tenant> {
     const tenant = await this.#transition(id, ['active', 'suspended', 'deleting', 'creating'],
       'deleting');
+    await fenceTenantIn(this.region(tenant.region), tenant.isolation, tenant.id, 'deleted');
     await beforeDrop?.(tenant);
     await this.region(tenant.region).placement(tenant.isolation).drop(tenant.id);
     const deleted = await this.options.catalog.transition(tenant.id, ['deleting'], 'deleted');

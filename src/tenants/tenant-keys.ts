@@ -97,9 +97,15 @@ export class TenantKeys {
     return [...this.#regions.values()];
   }
 
-  /** The tenant's cipher, unwrapped once and then served from the cache. */
+  /**
+   * The tenant's cipher, unwrapped once and then served from the cache. The entry is bound to
+   * the region and the catalog version (`updatedAt`) of `tenant`: once a move elsewhere (by any
+   * process) shows in the caller's catalog row, the keyring of the tenant's current region is
+   * loaded, never the one the move destroyed.
+   */
   cipher(tenant: Tenant): Promise<TenantCipher> {
-    return this.#cache.get(tenant.id, () => this.#load(tenant));
+    return this.#cache.get(tenant.id, () => this.#load(tenant),
+      `${tenant.region}\u0000${tenant.updatedAt.getTime()}`);
   }
 
   /** Drops the tenant's unwrapped keys from the cache (suspend, delete, rotation). */
@@ -186,7 +192,7 @@ export class TenantKeys {
     }
     if (key.state === 'active') {
       throw new TenancyError('KEY_VERSION_IN_USE', {
-        tenantId: tenant.id, params: { detail: `${version} (it is the active version)` },
+        tenantId: tenant.id, params: { detail: `${version} is the active version` },
       });
     }
     if (key.state === 'previous') {
@@ -198,15 +204,15 @@ export class TenantKeys {
       if (now.getTime() < safeAt) {
         throw new TenancyError('KEY_VERSION_IN_USE', {
           tenantId: tenant.id,
-          params: { detail: `${version} (other processes may seal under it until ` +
-            `${new Date(safeAt).toISOString()}; retry then)` },
+          params: { detail: `${version} may still be sealed under by other processes until ` +
+            `${new Date(safeAt).toISOString()}; retry then` },
         });
       }
       const rows = await rowsUsing();
       if (rows > 0) {
         throw new TenancyError('KEY_VERSION_IN_USE', {
           tenantId: tenant.id,
-          params: { detail: `${version} (${rows} values; run keys reencrypt first)` },
+          params: { detail: `${version} still encrypts ${rows} values; run keys reencrypt first` },
         });
       }
     }

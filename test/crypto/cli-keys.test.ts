@@ -67,7 +67,7 @@ describe('tenancy keys on the embedded default', () => {
     expect(rotated.dataKeys.map((k) => k.state)).toEqual(['previous', 'active']);
     const refused = expectFailure(await runCli(['keys', 'retire', 'alpha', '1', ...args]),
       'KEY_VERSION_IN_USE');
-    expect(refused).toContain('key version 1 (5 values; run keys reencrypt first)');
+    expect(refused).toContain('key version 1 still encrypts 5 values; run keys reencrypt first: it cannot be retired yet');
     expectFailure(await runCli(['keys', 'retire', 'alpha', 'one', ...args]), 'USAGE', 2);
 
     const run = await runJson<ReencryptProgress>(['keys', 'reencrypt', 'alpha', ...args]);

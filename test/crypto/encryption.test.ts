@@ -304,7 +304,7 @@ for (const kind of drivers) {
         await tenancy.keys.rotate(id);
         await tenancy.keys.reencrypt(id);
         const err = await expectCode(tenancy.keys.retire(id, 1), 'KEY_VERSION_IN_USE');
-        expect(err.message).toMatch(/other processes may seal under it until .*; retry then/);
+        expect(err.message).toMatch(/may still be sealed under by other processes until .*; retry then: it cannot be retired yet/);
         await sleep(1100);
         expect((await tenancy.keys.retire(id, 1)).dataKeys[0]?.state).toBe('retired');
       });

@@ -24,7 +24,20 @@ export interface Placement {
   drop(tenant: TenantId): Promise<void>;
 }
 
-/** Binds a transaction to one tenant: the setting lives until the transaction ends. */
+/**
+ * Enters a tenant session, in one round trip: binds the transaction to the tenant, holds the
+ * tenant's advisory lock shared until it ends, and fails (TENANT_SUSPENDED, or TENANT_NOT_FOUND
+ * once deleted) when a move or delete has fenced the tenant's layout (`storage.schema`) off.
+ */
+export async function enterTenant(tx: Queryable, storage: TenantStorage, tenant: TenantId):
+  Promise<void> {
+  await tx.query('SELECT tenancy.enter_tenant($1, $2)', [tenant, storage.schema]);
+}
+
+/**
+ * Binds a transaction to one tenant: the setting lives until the transaction ends. For the
+ * admin's own work on a tenant (export, drop); sessions use `enterTenant`.
+ */
 export async function bindTenant(tx: Queryable, tenant: TenantId): Promise<void> {
   await tx.query("SELECT set_config('tenancy.tenant_id', $1, true)", [tenant]);
 }
