@@ -77,6 +77,11 @@ AS $fn$
 DECLARE
   fenced text;
 BEGIN
+  -- One tenant per transaction: code running inside a session cannot re-enter as another.
+  IF COALESCE(pg_catalog.current_setting('tenancy.tenant_id', true), '')
+     OPERATOR(pg_catalog.<>) '' THEN
+    RAISE EXCEPTION 'a session enters one tenant only' USING ERRCODE = '${reenterState}';
+  END IF;
   PERFORM pg_catalog.set_config('tenancy.tenant_id', tenant_name, true);
   PERFORM pg_catalog.pg_advisory_xact_lock_shared(${tenantLockSpace},
     pg_catalog.hashtext(tenant_name));
@@ -105,6 +110,9 @@ export const noTenantContextState = 'TN001';
 
 /** The SQLSTATE raised by `tenancy.enter_tenant()` for a fenced tenant; DETAIL is the reason. */
 export const tenantFencedState = 'TN002';
+
+/** The SQLSTATE raised by `tenancy.enter_tenant()` inside a transaction that has a tenant. */
+export const reenterState = 'TN003';
 
 /**
  * The first key of every tenant's advisory lock (the second is `hashtext(tenant id)`), so the

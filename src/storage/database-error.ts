@@ -1,6 +1,6 @@
 // Turns a driver error into a TenancyError, keeping SQLSTATE and constraint but no query values.
 import { TenancyError, isTenancyError } from '../errors.ts';
-import { noTenantContextState, tenantFencedState } from './bootstrap.ts';
+import { noTenantContextState, reenterState, tenantFencedState } from './bootstrap.ts';
 
 interface DriverErrorFields {
   code?: unknown;
@@ -20,6 +20,11 @@ export function toTenancyError(err: unknown, tenantId?: string): TenancyError {
   if (sqlState === tenantFencedState) {
     return new TenancyError(fields.detail === 'deleted' ? 'TENANT_NOT_FOUND' : 'TENANT_SUSPENDED',
       base);
+  }
+  // Code inside a session called tenancy.enter_tenant to become another tenant.
+  if (sqlState === reenterState) {
+    return new TenancyError('SESSION_SETTING_REFUSED', { ...base,
+      params: { detail: 'a session enters one tenant only' } });
   }
   if (sqlState === '23505') return new TenancyError('ID_TAKEN', base);
   // query_canceled: the statement timeout of a tenant session ran out.

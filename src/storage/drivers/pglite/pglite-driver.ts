@@ -90,7 +90,7 @@ export class PgliteRegionDriver implements RegionDriver {
   #ensureTemplate(): Promise<string> {
     this.#template ??= (async () => {
       const path = join(this.#options.folder, 'template');
-      const ready = join(path, '.tenancy-template-2');
+      const ready = join(path, '.tenancy-template-3');
       if (await stat(ready).then(() => true, () => false)) return path;
       await rm(path, { recursive: true, force: true });
       const db = await openPglite(path);
