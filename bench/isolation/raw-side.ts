@@ -16,7 +16,8 @@ export const rawApproaches: Readonly<Record<Isolation, string>> = {
 };
 
 const columns = 'id, title, text, metadata, created_at, updated_at';
-const bindTenant = "SELECT set_config('tenancy.tenant_id', $1, true)";
+// Sets the tenant, takes its lock shared and checks its fence, as every Tenancy session does.
+const enterTenant = 'SELECT tenancy.enter_tenant($1, $2)';
 
 // The same texts src/stores/documents.ts builds, with the table as session.table() quotes it.
 const readSql = (table: string): string =>
@@ -25,11 +26,12 @@ const insertSql = (table: string): string =>
   `INSERT INTO ${table} (id, title, text, metadata) VALUES ($1, $2, $3, $4)
        RETURNING ${columns}`;
 
-/** BEGIN; bind the tenant; one statement; COMMIT. Throws when a read finds nothing. */
+/** BEGIN; enter the tenant; one statement; COMMIT. Throws when a read finds nothing. */
 async function transaction(client: pg.ClientBase, tenant: string, table: string,
   workload: Workload, docId: string): Promise<void> {
   await client.query('BEGIN');
-  await client.query(bindTenant, [tenant]);
+  // The layout is the table's schema: `tenancy_rows` or `tenant_<id>`.
+  await client.query(enterTenant, [tenant, table.slice(1, table.indexOf('"', 1))]);
   const result = workload === 'read'
     ? await client.query(readSql(table), [docId])
     : await client.query(insertSql(table), [docId, insertTitle, insertText, '{}']);
