@@ -50,10 +50,7 @@ async function plaintext(tenancy: Tenancy, id: string): Promise<unknown> {
   });
 }
 
-// TODO(backup): the PGlite run of this suite hangs (not yet found where); until it is, only
-// the server runs it.
-const movingDrivers = drivers.filter((kind) => kind === 'pg');
-for (const kind of movingDrivers) {
+for (const kind of drivers) {
   describe.skipIf(skipDriver(kind))(`tenants move --isolation (${kind})`, () => {
     const d = useDeployment(kind);
 
@@ -85,6 +82,9 @@ for (const kind of movingDrivers) {
             } catch (err) {
               errors.push(err);
             }
+            // PGlite answers on microtasks: a loop that never yields to the event loop would
+            // starve the move's timers and file copies, as no request-driven caller does.
+            await new Promise((resolve) => setImmediate(resolve));
           }
         })();
         let held = false;
