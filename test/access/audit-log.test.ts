@@ -74,7 +74,7 @@ for (const kind of drivers) {
       const rows = await everything(d.tenancy);
       const text = JSON.stringify(rows);
       for (const secret of [apiKey.secret, issued.secret]) {
-        expect(text).not.toContain(secret.split('_')[2]);
+        expect(text).not.toContain(secret.slice(secret.indexOf('_', 4) + 1));
       }
       expect(text).not.toContain('private words');
       expect(text).not.toContain('nobody may log');

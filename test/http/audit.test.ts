@@ -64,7 +64,7 @@ for (const kind of drivers) {
         resource: 'GET /admin/tenants', detail: 'wrong admin token',
       });
       const text = JSON.stringify(failed);
-      expect(text).not.toContain(forged.split('_')[2]);
+      expect(text).not.toContain(forged.slice(forged.indexOf('_', 4) + 1));
       expect(text).not.toContain(adminToken);
     });
 
