@@ -1,7 +1,6 @@
 // Moves a tenant between isolations in its region: export, lay out the new isolation, import
 // with checksums, switch the catalog, drop the old layout. Keys stay: an envelope is bound to
 // tenant, table, column and row, never to where the row is stored.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { tenantResource, type AuditContext, type AuditLog } from '../access/audit-log.ts';
 import { exportTenant } from '../backup/tenant-export.ts';
 import { importTenant } from '../backup/tenant-import.ts';
@@ -17,6 +16,7 @@ import type { Catalog, Tenant, TenantStatus } from '../tenants/catalog.ts';
 import type { TenantKeys } from '../tenants/tenant-keys.ts';
 import type { MoveLedger, MoveStep } from './move-ledger.ts';
 import type { MoveOptions, MoveResult } from './region-move.ts';
+import { holdTenant } from './hold-tenant.ts';
 import { digestTenant, type TableDigest } from './tenant-digest.ts';
 
 export const isolationKinds: readonly Isolation[] = ['database', 'schema', 'row'];
@@ -254,20 +254,9 @@ export class IsolationMove {
     return { tenantId: tenant.id, from: tenant.isolation, to, moved: true, tables: copied };
   }
 
-  /** Suspends the tenant so no session writes while it is copied. */
-  async #hold(tenant: Tenant, options: MoveOptions): Promise<void> {
-    if (tenant.status === 'active') {
-      const held = await this.parts.catalog.transition(tenant.id, ['active'], 'suspended');
-      if (held === undefined) {
-        throw new TenancyError('TENANT_NOT_ACTIVE', { params: { status: 'changing' } });
-      }
-    }
-    await this.parts.forget(tenant.id);
-    // Sessions already in flight are waited out, and later ones refused even by processes whose
-    // cached catalog row still says active.
-    await fenceTenantIn(this.#region(tenant.region), tenant.isolation, tenant.id, 'moving');
-    const settle = options.settleMillis ?? 1100;
-    if (settle > 0) await sleep(settle);
+  /** Suspends and fences the tenant so no session writes while it is copied. */
+  #hold(tenant: Tenant, options: MoveOptions): Promise<void> {
+    return holdTenant(this.parts, this.#region(tenant.region), tenant, options.settleMillis);
   }
 
   /** Points the catalog at the new isolation and gives the tenant its status back, at once. */

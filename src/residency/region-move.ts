@@ -1,5 +1,4 @@
 // Moves a tenant to another region: copy, verify, switch, then destroy the source copy and keys.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { tenantResource, type AuditContext, type AuditLog } from '../access/audit-log.ts';
 import { resealRows } from '../backup/reseal.ts';
 import { exportTenant } from '../backup/tenant-export.ts';
@@ -17,6 +16,7 @@ import type { TenantKeys } from '../tenants/tenant-keys.ts';
 import type { BackupPlaces } from './backup-places.ts';
 import type { MoveLedger, MoveRecord, MoveStep } from './move-ledger.ts';
 import type { ResidencyGuard } from './residency-guard.ts';
+import { holdTenant } from './hold-tenant.ts';
 import { digestTenant, type TableDigest } from './tenant-digest.ts';
 
 export interface RegionMoveParts {
@@ -197,17 +197,8 @@ export class RegionMove {
    * Suspends the tenant, then fences it off in the source and waits out its sessions in flight
    * there, so nothing is written to the source once the copy begins.
    */
-  async #hold(tenant: Tenant, options: MoveOptions): Promise<void> {
-    if (tenant.status === 'active') {
-      const held = await this.parts.catalog.transition(tenant.id, ['active'], 'suspended');
-      if (held === undefined) {
-        throw new TenancyError('TENANT_NOT_ACTIVE', { params: { status: 'changing' } });
-      }
-    }
-    await this.parts.forget(tenant.id);
-    await fenceTenantIn(this.#region(tenant.region), tenant.isolation, tenant.id, 'moving');
-    const settle = options.settleMillis ?? 1100;
-    if (settle > 0) await sleep(settle);
+  #hold(tenant: Tenant, options: MoveOptions): Promise<void> {
+    return holdTenant(this.parts, this.#region(tenant.region), tenant, options.settleMillis);
   }
 
   /** Points the catalog at the new region and gives the tenant its status back, in one step. */
