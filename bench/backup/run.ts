@@ -13,6 +13,17 @@ import { freshDeployment, serverUrl, type TestDeployment } from '../../test/supp
 
 const run = promisify(execFile);
 
+const usage = 'usage: npm run bench:backup -- [--size-mb 100] [--tenants 10] [--rounds 3] ' +
+  '[--isolations schema,database,row]';
+const known = new Set(['--size-mb', '--tenants', '--rounds', '--isolations']);
+for (let i = 2; i < process.argv.length; i += 2) {
+  const arg = process.argv[i] as string;
+  if (!known.has(arg)) {
+    process.stderr.write(`${arg === '--help' ? '' : `unknown argument ${arg}\n`}${usage}\n`);
+    process.exit(arg === '--help' ? 0 : 2);
+  }
+}
+
 function flag(name: string, fallback: string): string {
   const at = process.argv.indexOf(`--${name}`);
   return at === -1 ? fallback : (process.argv[at + 1] ?? fallback);
