@@ -1,15 +1,5 @@
 // Synthetic embeddings for the vector bench: clustered like real ones, seeded, unit length.
-
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { random as generator } from '../../test/vectors/support.ts';
 
 function normalised(values: number[]): number[] {
   const norm = Math.hypot(...values);

@@ -111,7 +111,8 @@ async function inspect(region: DoctorRegion, target: TargetPlan, role: string,
 export async function runDoctor(regions: readonly DoctorRegion[]): Promise<DoctorReport> {
   const tallies = new Map<CheckId, Tally>(
     [['inspection', { checked: 0, findings: [], notes: [] }],
-      ...doctorChecks.map((c): [CheckId, Tally] => [c.id, { checked: 0, findings: [], notes: [] }])],
+      ...doctorChecks.map((c): [CheckId, Tally] =>
+        [c.id, { checked: 0, findings: [], notes: [] }])],
   );
   const inspection = tallies.get('inspection') as Tally;
   const inspected: InspectedDatabase[] = [];

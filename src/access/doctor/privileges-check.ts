@@ -1,7 +1,9 @@
 // Check: the runtime role holds no right that outlives a transaction or skips row security:
 // TEMP (a temporary table stays in the pooled session), CREATE, TRUNCATE, TRIGGER, REFERENCES.
 import { allPowerful } from './facts.ts';
-import { finding, qualifiedName, type CheckTarget, type DoctorCheck, type Finding } from './types.ts';
+import {
+  finding, qualifiedName, type CheckTarget, type DoctorCheck, type Finding,
+} from './types.ts';
 
 async function databaseFindings(target: CheckTarget): Promise<Finding[]> {
   const role = target.role.name;
