@@ -1,4 +1,4 @@
-// One chunk of an archive: rows of one table as JSON, compressed, then sealed under the
+// One chunk of an archive: rows of one table as text, compressed, then sealed under the
 // tenant's keys at a place that names the tenant, the backup and the chunk's position.
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -7,7 +7,6 @@ import { frame } from '../crypto/framing.ts';
 import type { TenantCipher } from '../crypto/tenant-cipher.ts';
 import { TenancyError, isTenancyError } from '../errors.ts';
 import type { Compression } from './archive-manifest.ts';
-import type { TextRow } from './tenant-export.ts';
 
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
@@ -27,11 +26,6 @@ export function manifestPlace(tenant: string, backupId: string): Buffer {
 /** SHA-256 of `bytes`. */
 export function digestOf(bytes: Uint8Array): Buffer {
   return createHash('sha256').update(bytes).digest();
-}
-
-export interface ChunkBody {
-  table: string;
-  rows: TextRow[];
 }
 
 export interface SealedChunk {
@@ -61,21 +55,20 @@ async function decompress(packed: Buffer, compression: Compression, limit: numbe
   return packed;
 }
 
-export async function sealChunk(body: ChunkBody, compression: Compression, cipher: TenantCipher,
+export async function sealChunk(plain: Buffer, compression: Compression, cipher: TenantCipher,
   place: Buffer): Promise<SealedChunk> {
-  const plain = Buffer.from(JSON.stringify(body), 'utf8');
   const packed = await compress(plain, compression);
   const bytes = cipher.sealAt(place, packed);
   return { bytes, plainBytes: plain.length, sha256: digestOf(bytes).toString('hex') };
 }
 
 /**
- * Checks a stored chunk's hash, opens its envelope and unpacks its rows. A wrong hash, a wrong
- * place or tenant, or text that is not a chunk is BACKUP_CORRUPT naming the chunk.
+ * Checks a stored chunk's hash, opens its envelope and unpacks its text. A wrong hash, a wrong
+ * place or tenant, or bytes that do not unpack are BACKUP_CORRUPT naming the chunk.
  */
 export async function openChunk(bytes: Buffer, expected: { sha256: string; plainBytes: number;
   index: number }, compression: Compression, cipher: TenantCipher, place: Buffer):
-  Promise<ChunkBody> {
+  Promise<Buffer> {
   const which = `chunk ${expected.index}`;
   if (digestOf(bytes).toString('hex') !== expected.sha256) {
     throw new TenancyError('BACKUP_CORRUPT', { params: { detail: `${which}: hash mismatch` } });
@@ -92,17 +85,10 @@ export async function openChunk(bytes: Buffer, expected: { sha256: string; plain
     }
     throw err;
   }
-  let body: unknown;
   try {
-    body = JSON.parse((await decompress(packed, compression, expected.plainBytes))
-      .toString('utf8'));
+    return await decompress(packed, compression, expected.plainBytes);
   } catch (err) {
     throw new TenancyError('BACKUP_CORRUPT', { params: { detail: `${which} does not unpack` },
       cause: err });
   }
-  const chunk = body as Partial<ChunkBody> | null;
-  if (chunk === null || typeof chunk.table !== 'string' || !Array.isArray(chunk.rows)) {
-    throw new TenancyError('BACKUP_CORRUPT', { params: { detail: `${which} is not a chunk` } });
-  }
-  return chunk as ChunkBody;
 }

@@ -5,7 +5,8 @@ import { isolations } from '../config/schema.ts';
 import { TenancyError } from '../errors.ts';
 
 export const archiveFormat = 'tenancy-backup';
-export const archiveFormatVersion = 1;
+/** 2: chunks hold rows as COPY text (version 1, JSON chunks, was never released). */
+export const archiveFormatVersion = 2;
 
 export type Compression = 'gzip' | 'brotli' | 'none';
 

@@ -5,10 +5,9 @@ import { TenancyError, isTenancyError } from '../errors.ts';
 import {
   dataKey, manifestKey, parseManifest, sealedBytes, type ArchiveManifest,
 } from './archive-manifest.ts';
-import {
-  chunkPlace, digestOf, manifestPlace, openChunk, type ChunkBody,
-} from './archive-chunks.ts';
+import { chunkPlace, digestOf, manifestPlace, openChunk } from './archive-chunks.ts';
 import type { BlobStore } from './blob-store.ts';
+import { countCopyRows } from './copy-text.ts';
 import type { ExportPart } from './tenant-export.ts';
 
 const corrupt = (detail: string): TenancyError =>
@@ -70,16 +69,17 @@ export interface ReadArchiveOptions {
 }
 
 /**
- * The archive's rows as export parts (tables first, then each chunk's rows), ready for
- * `importTenant`. Every chunk's hash is checked and its envelope opened before its rows are
- * yielded; the row counts of each chunk and table must match the manifest.
+ * The archive's rows as export parts (tables first, then each chunk's rows as COPY text), ready
+ * for `importTenant`. Every chunk's hash is checked and its
+ * envelope opened before its rows are yielded; the row counts of each chunk and table must
+ * match the manifest.
  */
 export async function* readArchive(store: BlobStore, manifest: ArchiveManifest,
   cipher: TenantCipher, options: ReadArchiveOptions = {}): AsyncGenerator<ExportPart> {
   checkSeal(manifest, cipher);
   yield { kind: 'tables', tables: manifest.tables };
   const key = dataKey(manifest.tenantId, manifest.id);
-  const load = (index: number): Promise<ChunkBody> => {
+  const load = (index: number): Promise<Buffer> => {
     const chunk = manifest.chunks[index];
     if (chunk === undefined) return Promise.reject(corrupt('chunk missing'));
     const place = chunkPlace(manifest.tenantId, manifest.id, index);
@@ -89,16 +89,16 @@ export async function* readArchive(store: BlobStore, manifest: ArchiveManifest,
     return body;
   };
   const ahead = Math.max(1, options.readAhead ?? 2);
-  const queue: Promise<ChunkBody>[] = [];
+  const queue: Promise<Buffer>[] = [];
   let next = 0;
   for (let index = 0; index < manifest.chunks.length; index += 1) {
     options.signal?.throwIfAborted();
     while (next < manifest.chunks.length && queue.length < ahead) queue.push(load(next++));
-    const body = await (queue.shift() as Promise<ChunkBody>);
+    const text = await (queue.shift() as Promise<Buffer>);
     const chunk = manifest.chunks[index];
-    if (chunk === undefined || body.table !== chunk.table || body.rows.length !== chunk.rows) {
+    if (chunk === undefined || countCopyRows(text) !== chunk.rows) {
       throw corrupt(`chunk ${index} does not hold what the manifest says`);
     }
-    yield { kind: 'rows', table: body.table, rows: body.rows };
+    yield { kind: 'copy', table: chunk.table, text, rows: chunk.rows };
   }
 }

@@ -10,7 +10,8 @@ import {
   chunkPlace, digestOf, manifestPlace, sealChunk, type SealedChunk,
 } from './archive-chunks.ts';
 import type { BlobStore } from './blob-store.ts';
-import type { ExportedTable, ExportPart, TextRow } from './tenant-export.ts';
+import { copyField } from './copy-text.ts';
+import type { ExportedTable, ExportPart } from './tenant-export.ts';
 
 export interface ArchiveIdentity {
   id: string;
@@ -48,14 +49,14 @@ const sealAhead = 2;
 export async function writeArchive(store: BlobStore, identity: ArchiveIdentity,
   cipher: TenantCipher, parts: AsyncIterable<ExportPart>, options: WriteArchiveOptions = {}):
   Promise<ArchiveManifest> {
-  const compression = options.compression ?? 'gzip';
+  const compression = options.compression ?? 'brotli';
   const chunkBytes = options.chunkBytes ?? 8 * 1024 * 1024;
   const { id, tenantId } = identity;
   const writer = await store.writer(dataKey(tenantId, id));
   const chunks: ArchiveChunk[] = [];
   const inFlight: { table: string; rows: number; sealed: Promise<SealedChunk> }[] = [];
   let tables: readonly ExportedTable[] | undefined;
-  let pending: { table: string; rows: TextRow[]; bytes: number } | undefined;
+  let pending: { table: string; text: string; rows: number } | undefined;
   let offset = 0;
   let rows = 0;
   let total = 0;
@@ -74,13 +75,13 @@ export async function writeArchive(store: BlobStore, identity: ArchiveIdentity,
     options.onProgress?.({ rows, total, bytes: offset });
   };
   const flush = async (): Promise<void> => {
-    if (pending === undefined || pending.rows.length === 0) return;
-    const body = { table: pending.table, rows: pending.rows };
+    if (pending === undefined || pending.rows === 0) return;
     const index = chunks.length + inFlight.length;
-    const sealed = sealChunk(body, compression, cipher, chunkPlace(tenantId, id, index));
+    const sealed = sealChunk(Buffer.from(pending.text, 'utf8'), compression, cipher,
+      chunkPlace(tenantId, id, index));
     // Awaited in order by writeOldest; until then a rejection must not go unhandled.
     sealed.catch(() => {});
-    inFlight.push({ table: pending.table, rows: pending.rows.length, sealed });
+    inFlight.push({ table: pending.table, rows: pending.rows, sealed });
     pending = undefined;
     while (inFlight.length > sealAhead) await writeOldest();
   };
@@ -94,16 +95,19 @@ export async function writeArchive(store: BlobStore, identity: ArchiveIdentity,
         continue;
       }
       if (pending !== undefined && pending.table !== part.table) await flush();
-      pending ??= { table: part.table, rows: [], bytes: 0 };
-      for (const row of part.rows) {
-        pending.rows.push(row);
-        for (const value of row) pending.bytes += value === null ? 5 : value.length + 3;
-        if (pending.bytes >= chunkBytes) {
-          const table: string = pending.table;
-          await flush();
-          pending = { table, rows: [], bytes: 0 };
+      pending ??= { table: part.table, text: '', rows: 0 };
+      if (part.kind === 'copy') {
+        pending.text += part.text.toString('utf8');
+        pending.rows += part.rows;
+      } else {
+        for (const row of part.rows) {
+          pending.text += `${row.map(copyField).join('\t')}\n`;
+          pending.rows += 1;
+          if (pending.text.length >= chunkBytes) await flush();
+          pending ??= { table: part.table, text: '', rows: 0 };
         }
       }
+      if (pending.text.length >= chunkBytes) await flush();
     }
     await flush();
     while (inFlight.length > 0) await writeOldest();

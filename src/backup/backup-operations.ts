@@ -232,9 +232,10 @@ export class BackupOperations<C extends BackupContext = BackupContext> {
       const counts = new Map<string, number>();
       let rows = 0;
       for await (const part of readArchive(store, manifest, cipher, options)) {
-        if (part.kind !== 'rows') continue;
-        counts.set(part.table, (counts.get(part.table) ?? 0) + part.rows.length);
-        rows += part.rows.length;
+        if (part.kind === 'tables') continue;
+        const n = part.kind === 'copy' ? part.rows : part.rows.length;
+        counts.set(part.table, (counts.get(part.table) ?? 0) + n);
+        rows += n;
         options.onProgress?.({ phase: 'verify', rows, total: manifest.rows });
       }
       for (const table of manifest.tables) {

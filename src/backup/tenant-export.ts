@@ -5,7 +5,8 @@ import { bindTenant, type TenantStorage } from '../storage/placements/placement.
 import type { TenantId } from '../tenant-id.ts';
 import { Handoff } from './handoff.ts';
 import {
-  qualifiedTable, tenantTables, textColumns, usePortableText, type ColumnShape, type TableShape,
+  qualifiedTable, tenantColumn, tenantTables, textColumns, usePortableText, type ColumnShape,
+  type TableShape,
 } from './tenant-tables.ts';
 
 /** One row: each column's text form in the table's column order, null for NULL. */
@@ -24,7 +25,10 @@ export interface ExportedTable extends TableShape {
  */
 export type ExportPart =
   | { readonly kind: 'tables'; readonly tables: readonly ExportedTable[] }
-  | { readonly kind: 'rows'; readonly table: string; readonly rows: readonly TextRow[] };
+  | { readonly kind: 'rows'; readonly table: string; readonly rows: readonly TextRow[] }
+  /** Rows as COPY text lines (see copy-text.ts), as version 2 archives hold them. */
+  | { readonly kind: 'copy'; readonly table: string; readonly text: Buffer;
+    readonly rows: number };
 
 export interface ExportOptions {
   /** Rough bytes of text per batch; memory stays near a few of these (default 4 MiB). */
@@ -60,7 +64,7 @@ export function exportTenant(storage: TenantStorage, tenant: TenantId,
         await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
         await bindTenant(tx, tenant);
         await usePortableText(tx);
-        await readRows(tx, storage.schema, options, (part) => handoff.put(part));
+        await readRows(tx, storage.schema, tenant, options, (part) => handoff.put(part));
       }, { signal: options.signal });
       run.then(() => handoff.end(), (err: unknown) => handoff.end(err ?? new Error('failed')));
       return handoff.drain();
@@ -68,14 +72,14 @@ export function exportTenant(storage: TenantStorage, tenant: TenantId,
   };
 }
 
-async function readRows(tx: Queryable, schema: string, options: ExportOptions,
+async function readRows(tx: Queryable, schema: string, tenant: TenantId, options: ExportOptions,
   emit: (part: ExportPart) => Promise<void>): Promise<void> {
   const shapes = await tenantTables(tx, schema);
   const tables: ExportedTable[] = [];
   for (const shape of shapes) {
     const table = qualifiedTable(schema, shape.name);
     if (options.digests === true) {
-      const { rows, digest } = await tableDigest(tx, table, shape.columns);
+      const { rows, digest } = await tableDigest(tx, table, shape.columns, tenant);
       tables.push({ ...shape, rows, digest });
     } else {
       const found = await tx.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table}`);
@@ -113,16 +117,16 @@ async function readRows(tx: Queryable, schema: string, options: ExportOptions,
 }
 
 /**
- * Rows and an order-independent checksum of a table's rows in the tenant's context: the sum of
+ * Rows and an order-independent checksum of the tenant's rows in a table: the sum of
  * the first 64 bits of the MD5 of each row's text. Export and import compute it with the same
  * statement, so equal digests mean the same rows arrived.
  */
 export async function tableDigest(tx: Queryable, table: string,
-  columns: readonly ColumnShape[]): Promise<{ rows: number; digest: string }> {
+  columns: readonly ColumnShape[], tenant: string): Promise<{ rows: number; digest: string }> {
   const row = columns.length === 0 ? "''"
     : `ROW(${columns.map((c) => `${quoteIdent(c.name)}::text`).join(', ')})::text`;
   const found = await tx.query<{ n: string; s: string }>(
     `SELECT count(*)::text AS n, coalesce(sum(('x' || left(md5(${row}), 16))::bit(64)::bigint
-       ::numeric), 0)::text AS s FROM ${table}`);
+       ::numeric), 0)::text AS s FROM ${table} WHERE ${tenantColumn} = $1`, [tenant]);
   return { rows: Number(found.rows[0]?.n ?? 0), digest: found.rows[0]?.s ?? '0' };
 }

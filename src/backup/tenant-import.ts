@@ -3,9 +3,10 @@ import type { Isolation } from '../config/schema.ts';
 import { TenancyError } from '../errors.ts';
 import type { Queryable } from '../storage/driver.ts';
 import { bindTenant, type TenantStorage } from '../storage/placements/placement.ts';
-import { quoteIdent } from '../storage/sql.ts';
 import { holdTenant } from '../storage/tenant-fence.ts';
 import type { TenantId } from '../tenant-id.ts';
+import { rowSink, type BulkStyle, type BulkTable } from './bulk-insert.ts';
+import { decodeCopyRows } from './copy-text.ts';
 import { tableDigest, type ExportedTable, type ExportPart, type TextRow } from './tenant-export.ts';
 import {
   qualifiedTable, tenantColumn, tenantTables, usePortableText, type ColumnShape, type TableShape,
@@ -38,7 +39,7 @@ export interface ImportResult {
 
 interface TablePlan {
   readonly source: ExportedTable;
-  readonly insert: string;
+  readonly target: BulkTable;
   readonly transform: ((row: TextRow) => TextRow) | undefined;
   loaded: number;
 }
@@ -63,13 +64,16 @@ const corrupt = (detail: string): TenancyError =>
  * @example
  * await importTenant(storage, 'acme', exportTenant(other, 'acme'), { isolation: 'schema' })
  * // BEGIN; LOCK TABLE … IN EXCLUSIVE MODE; DELETE FROM … WHERE tenant_id = $1;
- * // INSERT INTO … SELECT u.c0::text, … FROM unnest($1::text[], …) AS u(c0, …); …; COMMIT
+ * // INSERT INTO … (…) VALUES ($1::text, $2::bytea, …), …; …; COMMIT
  */
 export async function importTenant(storage: TenantStorage, tenant: TenantId,
   parts: AsyncIterable<ExportPart>, options: ImportOptions): Promise<ImportResult> {
   const iterator = parts[Symbol.asyncIterator]();
   try {
-    return await storage.database.transaction('runtime', async (tx) => {
+    const style = await loadStyle(storage);
+    // COPY cannot pass row-level security, so it runs as an admin exempt from it; every
+    // statement below names the tenant itself, and rows get `tenant_id` from the loader.
+    return await storage.database.transaction(style === 'copy' ? 'admin' : 'runtime', async (tx) => {
       await bindTenant(tx, tenant);
       if (options.exclusive === true) await holdTenant(tx, tenant);
       await usePortableText(tx);
@@ -87,19 +91,35 @@ export async function importTenant(storage: TenantStorage, tenant: TenantId,
         await tx.query(`DELETE FROM ${table} WHERE ${tenantColumn} = $1`, [tenant]);
       }
       let total = 0;
-      for (;;) {
-        options.signal?.throwIfAborted();
-        const next = await iterator.next();
-        if (next.done === true) break;
-        const part = next.value;
-        if (part.kind !== 'rows') throw corrupt('a second table list');
-        const plan = plans.get(part.table);
-        if (plan === undefined) throw corrupt(`rows of a table not listed: ${part.table}`);
-        const rows = plan.transform === undefined ? part.rows : part.rows.map(plan.transform);
-        await insertRows(tx, plan, rows);
-        plan.loaded += rows.length;
-        total += rows.length;
-        options.onProgress?.(total);
+      const bulk = rowSink(tx, style, tenant);
+      try {
+        for (;;) {
+          options.signal?.throwIfAborted();
+          const next = await iterator.next();
+          if (next.done === true) break;
+          const part = next.value;
+          if (part.kind === 'tables') throw corrupt('a second table list');
+          const plan = plans.get(part.table);
+          if (plan === undefined) throw corrupt(`rows of a table not listed: ${part.table}`);
+          let loaded: number;
+          if (part.kind === 'copy' && plan.transform === undefined) {
+            await bulk.insertCopy(plan.target, part.text);
+            loaded = part.rows;
+          } else {
+            const source = part.kind === 'copy'
+              ? decodeCopyRows(part.text, plan.source.columns.length, part.table) : part.rows;
+            const rows = plan.transform === undefined ? source : source.map(plan.transform);
+            await bulk.insert(plan.target, rows);
+            loaded = rows.length;
+          }
+          plan.loaded += loaded;
+          total += loaded;
+          options.onProgress?.(total);
+        }
+        await bulk.flush();
+      } finally {
+        // A statement still in flight finishes before the transaction ends either way.
+        await bulk.settle();
       }
       if (options.isolation === 'row') {
         // Rows the tenant's own sessions committed while this ran would survive the delete
@@ -109,8 +129,8 @@ export async function importTenant(storage: TenantStorage, tenant: TenantId,
             AND xmin <> pg_current_xact_id()::xid`, [tenant]);
         }
       }
-      await verifyLoaded(tx, storage.schema, targets, plans, options.verifyDigests === true &&
-        options.transform === undefined);
+      await verifyLoaded(tx, storage.schema, tenant, targets, plans,
+        options.verifyDigests === true && options.transform === undefined);
       return {
         tables: [...plans.values()].map((p) => ({ name: p.source.name, rows: p.loaded })),
         rows: total,
@@ -130,44 +150,29 @@ function planTables(schema: string, targets: readonly TableShape[],
     const target = byName.get(source.name);
     if (target === undefined) throw incompatible(`no table ${source.name} here`);
     const types = new Map(target.columns.map((c) => [c.name, c.type]));
-    const casts = source.columns.map((column, i) => {
+    const columns = source.columns.map((column) => {
       const type = types.get(column.name);
       if (type === undefined) throw incompatible(`no column ${source.name}.${column.name} here`);
-      return `u.c${i}::${type}`;
+      return { name: column.name, type };
     });
-    const names = source.columns.map((c) => quoteIdent(c.name)).join(', ');
-    const table = qualifiedTable(schema, source.name);
-    const insert = source.columns.length === 0
-      ? `INSERT INTO ${table} SELECT FROM generate_series(1, $1::int)`
-      : `INSERT INTO ${table} (${names}) SELECT ${casts.join(', ')} FROM unnest(${
-        source.columns.map((_, i) => `$${i + 1}::text[]`).join(', ')}) AS u(${
-        source.columns.map((_, i) => `c${i}`).join(', ')})`;
     plans.set(source.name, {
-      source, insert, transform: transform?.(source.name, source.columns), loaded: 0,
+      source,
+      target: { table: qualifiedTable(schema, source.name), name: source.name, columns },
+      transform: transform?.(source.name, source.columns), loaded: 0,
     });
   }
   return plans;
 }
 
-async function insertRows(tx: Queryable, plan: TablePlan, rows: readonly TextRow[]):
-  Promise<void> {
-  if (rows.length === 0) return;
-  const width = plan.source.columns.length;
-  if (width === 0) {
-    await tx.query(plan.insert, [rows.length]);
-    return;
-  }
-  const columns: (string | null)[][] = Array.from({ length: width }, () =>
-    new Array<string | null>(rows.length));
-  rows.forEach((row, r) => {
-    if (row.length !== width) throw corrupt(`a row of ${plan.source.name} has the wrong width`);
-    for (let c = 0; c < width; c += 1) (columns[c] as (string | null)[])[r] = row[c] ?? null;
-  });
-  await tx.query(plan.insert, columns);
+async function loadStyle(storage: TenantStorage): Promise<BulkStyle> {
+  const db = storage.database;
+  if (db.adminCopies !== undefined && await db.adminCopies()) return 'copy';
+  return db.bulkInsert ?? 'arrays';
 }
 
-async function verifyLoaded(tx: Queryable, schema: string, targets: readonly TableShape[],
-  plans: ReadonlyMap<string, TablePlan>, digests: boolean): Promise<void> {
+async function verifyLoaded(tx: Queryable, schema: string, tenant: TenantId,
+  targets: readonly TableShape[], plans: ReadonlyMap<string, TablePlan>, digests: boolean):
+  Promise<void> {
   for (const target of targets) {
     const plan = plans.get(target.name);
     const table = qualifiedTable(schema, target.name);
@@ -176,13 +181,14 @@ async function verifyLoaded(tx: Queryable, schema: string, targets: readonly Tab
       throw corrupt(`${target.name}: ${plan.loaded} rows arrived, ${expected} expected`);
     }
     if (plan !== undefined && digests && plan.source.digest !== undefined) {
-      const found = await tableDigest(tx, table, plan.source.columns);
+      const found = await tableDigest(tx, table, plan.source.columns, tenant);
       if (found.rows !== expected || found.digest !== plan.source.digest) {
         throw corrupt(`${target.name}: the rows loaded do not match the checksum`);
       }
       continue;
     }
-    const found = await tx.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table}`);
+    const found = await tx.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM ${table} WHERE ${tenantColumn} = $1`, [tenant]);
     const rows = Number(found.rows[0]?.n ?? 0);
     if (rows !== expected) {
       throw corrupt(`${target.name}: ${rows} rows after loading, ${expected} expected`);

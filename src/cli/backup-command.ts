@@ -92,7 +92,7 @@ export function registerBackupCommand(program: Command): void {
   withCommonOptions(backup.command('create <tenant>'))
     .description('write an archive of the tenant (with --json, prints its id among the rest)')
     .addOption(new Option('--compression <kind>', 'how chunks are compressed')
-      .choices(['gzip', 'brotli', 'none']).default('gzip'))
+      .choices(['gzip', 'brotli', 'none']).default('brotli'))
     .option('--checksums', 'store a checksum per table, compared again at restore')
     .action(async (tenant: string, options: CreateOptions) => {
       const progress = tracker(options, 'backup');

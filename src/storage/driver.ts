@@ -12,6 +12,22 @@ export interface Queryable {
   ): Promise<QueryResult<R>>;
   /** Runs a script of several statements without parameters (migrations, DDL). */
   exec(sql: string): Promise<void>;
+  /**
+   * Starts `COPY … FROM STDIN` (text format) on this transaction; only drivers that speak the
+   * copy protocol have it. Nothing else may run on the transaction until the sink has ended
+   * or been aborted.
+   */
+  copyFrom?(sql: string): CopySink;
+}
+
+/** The open end of a `COPY … FROM STDIN`. */
+export interface CopySink {
+  /** Sends text-format lines; resolves once the connection can take more. */
+  write(data: string | Buffer): Promise<void>;
+  /** Ends the copy; resolves with the rows the server stored, or throws its error. */
+  end(): Promise<number>;
+  /** Gives the copy up (the server discards it); the transaction can then roll back. */
+  abort(): Promise<void>;
 }
 
 /**
@@ -39,6 +55,18 @@ export interface Database {
    * otherwise (PGlite) the session can only fail such a statement once it has ended.
    */
   readonly cancelsSlowStatements?: boolean;
+  /**
+   * How many rows best travel in one insert: `values` (a multi-row VALUES list with one
+   * parameter per value and bytea sent as binary; a server over a socket) or `arrays` (one
+   * `text[]` parameter per column, unnested; the default, and the faster one in process).
+   */
+  readonly bulkInsert?: 'values' | 'arrays';
+  /**
+   * True when an admin transaction here may load tenant rows with COPY: the driver speaks the
+   * copy protocol and the admin role is exempt from row-level security (superuser or
+   * BYPASSRLS), which COPY FROM requires. Asked once per server.
+   */
+  adminCopies?(): Promise<boolean>;
 }
 
 /** One region's Postgres: its shared database plus the tenant databases of `database` isolation. */

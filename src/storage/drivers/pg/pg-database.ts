@@ -1,6 +1,9 @@
 // One Postgres database reached through node-postgres: transactions on a leased connection.
+import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
 import type pg from 'pg';
-import type { Database, Queryable, Role, TransactionOptions } from '../../driver.ts';
+import { from as copyFromStdin } from 'pg-copy-streams';
+import type { CopySink, Database, Queryable, Role, TransactionOptions } from '../../driver.ts';
 
 export interface PgLease {
   readonly client: pg.ClientBase;
@@ -26,15 +29,50 @@ function wrap(client: pg.ClientBase): Queryable {
     async exec(sql: string) {
       await client.query(sql);
     },
+    copyFrom(sql: string) {
+      return copySink(client, sql);
+    },
   } as Queryable;
+}
+
+function copySink(client: pg.ClientBase, sql: string): CopySink {
+  const stream = client.query(copyFromStdin(sql));
+  let failure: unknown;
+  stream.on('error', (err: unknown) => { failure ??= err; });
+  return {
+    async write(data) {
+      if (failure !== undefined) throw failure;
+      // `once` rejects if the server's error arrives while waiting.
+      if (!stream.write(data)) await once(stream, 'drain');
+    },
+    async end() {
+      if (failure !== undefined) throw failure;
+      stream.end();
+      await finished(stream);
+      return stream.rowCount;
+    },
+    async abort() {
+      if (stream.writableFinished || stream.destroyed) return;
+      // Sends CopyFail; the server answers with an error and the connection is usable again.
+      stream.destroy();
+      await finished(stream).catch(() => undefined);
+    },
+  };
 }
 
 export class PgDatabase implements Database {
   readonly cancelsSlowStatements = true;
+  readonly bulkInsert = 'values';
   readonly #lease: PgLeaser;
+  readonly #adminCopies: () => Promise<boolean>;
 
-  constructor(readonly name: string, lease: PgLeaser) {
+  constructor(readonly name: string, lease: PgLeaser, adminCopies: () => Promise<boolean>) {
     this.#lease = lease;
+    this.#adminCopies = adminCopies;
+  }
+
+  adminCopies(): Promise<boolean> {
+    return this.#adminCopies();
   }
 
   async transaction<T>(

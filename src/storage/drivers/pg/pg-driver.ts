@@ -36,6 +36,7 @@ export class PgRegionDriver implements RegionDriver {
   readonly shared: PgDatabase;
   readonly #options: PgDriverOptions;
   readonly #adminPool: pg.Pool;
+  #bypass: Promise<boolean> | undefined;
   readonly #runtimePool: pg.Pool;
   readonly #broker: ConnectionBroker;
 
@@ -71,8 +72,18 @@ export class PgRegionDriver implements RegionDriver {
     const adminLease = poolLease(this.#adminPool);
     const runtimeLease = poolLease(this.#runtimePool);
     this.shared = new PgDatabase(options.database.database, (role: Role) =>
-      role === 'admin' ? adminLease() : runtimeLease(),
-    );
+      role === 'admin' ? adminLease() : runtimeLease(), () => this.#adminBypassesRls());
+  }
+
+  /** Whether the admin role is exempt from row-level security; one question per server. */
+  #adminBypassesRls(): Promise<boolean> {
+    this.#bypass ??= this.#adminPool.query<{ exempt: boolean }>(
+      'SELECT rolsuper OR rolbypassrls AS exempt FROM pg_roles WHERE rolname = current_user')
+      .then((r) => r.rows[0]?.exempt === true, (err: unknown) => {
+        this.#bypass = undefined;
+        throw err;
+      });
+    return this.#bypass;
   }
 
   async bootstrap(): Promise<void> {
@@ -101,7 +112,7 @@ export class PgRegionDriver implements RegionDriver {
     return new PgDatabase(name, async (role: Role, signal?: AbortSignal) => {
       if (role === 'runtime') return this.#broker.acquire(name, signal);
       return this.#adminClient(name);
-    });
+    }, () => this.#adminBypassesRls());
   }
 
   async createDatabase(name: string): Promise<void> {
