@@ -40,7 +40,7 @@ export { BackupOperations } from './backup/backup-operations.ts';
 export type {
   BackupInfo, BackupProgress, CloneReport, CreateBackupOptions, PruneOptions, PruneReport,
   RestoreReport, UnfinishedBackup, VerifyReport,
-} from './backup/backup-operations.ts';
+} from './backup/backup-reports.ts';
 export type { BlobInfo, BlobStore, BlobWriter } from './backup/blob-store.ts';
 export { exportTenant } from './backup/tenant-export.ts';
 export type { ExportOptions, ExportPart, ExportedTable, TextRow } from './backup/tenant-export.ts';

@@ -5,7 +5,7 @@ import { toTenancyError } from '../storage/database-error.ts';
 import type { Database } from '../storage/driver.ts';
 import { parseTenantId, type TenantId } from '../tenant-id.ts';
 import {
-  AuditStore, actorKinds, auditOutcomes, type ActorKind, type AuditActor, type AuditOutcome,
+  AuditStore, actorKinds, type ActorKind, type AuditActor, type AuditOutcome,
   type AuditRow,
 } from './audit-store.ts';
 

@@ -4,10 +4,9 @@ import type { EncryptedField } from '../crypto/encrypted-fields.ts';
 import type { TenantCipher } from '../crypto/tenant-cipher.ts';
 import { TenancyError, isTenancyError } from '../errors.ts';
 import type { TenantStorage } from '../storage/placements/placement.ts';
-import type { TenantId } from '../tenant-id.ts';
 import {
   archivePrefix, manifestKey, newBackupId, parseBackupId, parseManifest, tenantPrefix,
-  type ArchiveManifest, type Compression,
+  type ArchiveManifest,
 } from './archive-manifest.ts';
 import { readArchive, readManifest } from './archive-reader.ts';
 import { writeArchive } from './archive-writer.ts';
@@ -16,15 +15,10 @@ import { resealRows } from './reseal.ts';
 import { createBlobStore } from './stores/create-store.ts';
 import { exportTenant } from './tenant-export.ts';
 import { importTenant } from './tenant-import.ts';
-
-/** What backups need to know of a tenant: the catalog row's routing fields. */
-export interface BackupTenant {
-  readonly id: TenantId;
-  readonly region: string;
-  readonly isolation: Isolation;
-  readonly status: string;
-  readonly schemaVersion: number;
-}
+import type {
+  BackupInfo, BackupTenant, CloneReport, CreateBackupOptions, PruneOptions, PruneReport, ProgressOptions,
+  RestoreReport, UnfinishedBackup, VerifyReport,
+} from './backup-reports.ts';
 
 /** Who asked (the facade's audit context), passed through to the audit log untouched. */
 export type BackupContext = object;
@@ -62,90 +56,6 @@ export interface BackupParts<C extends BackupContext> {
   deleteTenant(id: string, context?: C): Promise<unknown>;
   audited<T>(event: BackupAuditEvent<C>, work: () => Promise<T>,
     after?: (result: T) => { resource?: string; detail?: string } | null): Promise<T>;
-}
-
-/** A finished archive as listings show it. */
-export interface BackupInfo {
-  id: string;
-  tenantId: string;
-  region: string;
-  isolation: Isolation;
-  schemaVersion: number;
-  createdAt: Date;
-  finishedAt: Date;
-  tables: { name: string; rows: number }[];
-  rows: number;
-  /** Bytes stored: the data object plus the manifest. */
-  bytes: number;
-  compression: Compression;
-  /** Where it is: the store's location (a folder, or s3://bucket/prefix). */
-  location: string;
-}
-
-/** An archive whose manifest was never written (a backup killed or failing part way). */
-export interface UnfinishedBackup {
-  id: string;
-  bytes: number;
-  modifiedAt: Date;
-}
-
-export interface BackupProgress {
-  phase: 'backup' | 'verify' | 'restore' | 'clone';
-  rows: number;
-  total: number;
-}
-
-export interface ProgressOptions {
-  onProgress?: ((progress: BackupProgress) => void) | undefined;
-  signal?: AbortSignal | undefined;
-}
-
-export interface CreateBackupOptions extends ProgressOptions {
-  compression?: Compression | undefined;
-  /** Also store each table's checksum, compared again at restore (one more read per table). */
-  digests?: boolean | undefined;
-  /** Text per chunk before compression (default 8 MiB). */
-  chunkBytes?: number | undefined;
-}
-
-export interface VerifyReport {
-  id: string;
-  tenantId: string;
-  ok: true;
-  chunks: number;
-  rows: number;
-  tables: { name: string; rows: number }[];
-  bytes: number;
-}
-
-export interface RestoreReport {
-  id: string;
-  tenantId: string;
-  /** The tenant the archive was made of (another one for a clone). */
-  from: string;
-  rows: number;
-  tables: { name: string; rows: number }[];
-  durationMs: number;
-}
-
-export interface CloneReport extends RestoreReport {
-  tenant: BackupTenant;
-  apiKey: { keyId: string; secret: string };
-}
-
-export interface PruneOptions {
-  /** Keep this many newest archives. */
-  keep?: number | undefined;
-  /** Delete archives older than this many milliseconds. */
-  olderThanMillis?: number | undefined;
-}
-
-export interface PruneReport {
-  tenantId: string;
-  deleted: string[];
-  kept: string[];
-  /** Unfinished archives (no manifest) older than an hour that were removed too. */
-  unfinished: string[];
 }
 
 /** Unfinished archives younger than this may still be being written by another process. */

@@ -1,6 +1,5 @@
 // The tenant API end to end, per driver and isolation: conversations, documents, pages, keys.
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Isolation } from '../../src/config/schema.ts';
 import { drivers, isolations, tenantName } from '../support/drivers.ts';
 import {
   admin, bearer, createTenant, expectError, skipDriver, useApp, type CreatedTenant,
