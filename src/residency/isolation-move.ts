@@ -3,7 +3,8 @@
 // tenant, table, column and row, never to where the row is stored.
 import { tenantResource, type AuditContext, type AuditLog } from '../access/audit-log.ts';
 import { exportTenant } from '../backup/tenant-export.ts';
-import { importTenant } from '../backup/tenant-import.ts';
+import { spillExport } from '../backup/spill.ts';
+import { importTenant, type ImportResult } from '../backup/tenant-import.ts';
 import type { Isolation } from '../config/schema.ts';
 import type { EncryptedField } from '../crypto/encrypted-fields.ts';
 import { TenancyError, isTenancyError } from '../errors.ts';
@@ -33,6 +34,8 @@ export interface IsolationMoveParts {
   regionLedger: MoveLedger;
   /** Drops the tenant from every cache of this process (catalog row, keys). */
   forget(id: TenantId): Promise<void>;
+  /** Where an export waits on disk when both ends share PGlite's one connection. */
+  dataDir: string;
 }
 
 interface LedgerRecord {
@@ -109,17 +112,6 @@ function same(a: readonly TableDigest[], b: readonly TableDigest[]): boolean {
   const y = byTable(b);
   return x.length === y.length && x.every((d, i) => d.table === y[i]?.table &&
     d.rows === y[i]?.rows && d.sha256 === y[i]?.sha256);
-}
-
-async function collect<T>(parts: AsyncIterable<T>): Promise<T[]> {
-  const all: T[] = [];
-  for await (const part of parts) all.push(part);
-  return all;
-}
-
-/** Turns an array back into the async stream `importTenant` takes. */
-async function* replay<T>(parts: readonly T[]): AsyncGenerator<T> {
-  yield* parts;
 }
 
 export class IsolationMove {
@@ -220,12 +212,17 @@ export class IsolationMove {
     const cipher = await this.parts.keys.cipher(tenant);
     const copied = await digestTenant(tenant.id, source, fields, cipher);
     const exported = exportTenant(source, tenant.id, { digests: true });
-    // Between `schema` and `row` both layouts are in the shared database, which on PGlite has
-    // one connection: the export is read to the end before the import's transaction opens.
-    // TODO(backup): spill to a temporary file instead, so memory stays flat for large tenants.
-    const parts = source.database === target.database ? replay(await collect(exported)) : exported;
-    const imported = await importTenant(target, tenant.id, parts,
-      { isolation: to, verifyDigests: true });
+    // Between `schema` and `row` on PGlite both layouts are in the shared database, served on
+    // one connection: the export is read to the end, into a file, before the import opens.
+    const spill = source.database === target.database && region.driver.kind === 'pglite'
+      ? await spillExport(exported, this.parts.dataDir) : undefined;
+    let imported: ImportResult;
+    try {
+      imported = await importTenant(target, tenant.id, spill ?? exported,
+        { isolation: to, verifyDigests: true });
+    } finally {
+      await spill?.close();
+    }
     reached('copied');
     await this.#note(record, 'copied', options,
       `${imported.tables.length} table(s), ${imported.rows} row(s)`);
