@@ -44,6 +44,11 @@ export const errorCatalogue = {
   },
   POOL_TIMEOUT: { status: 503, message: 'no database connection became free in time' },
   CLOSED: { status: 503, message: 'tenancy is closed' },
+  OPERATION_CANCELLED: {
+    status: 503,
+    message: 'the operation stopped before it finished because the server closed; ' +
+      'nothing it did was kept',
+  },
   CANCELLED: {
     status: 503,
     message: 'the session was cancelled before it committed; nothing it wrote was kept',

@@ -8,6 +8,8 @@ import { adminRoutes } from './admin-routes.ts';
 import { auditFailedAuthentication, auditNamedTenants } from './audit-hooks.ts';
 import { auditRoutes } from './audit-routes.ts';
 import { backupRoutes } from './backup-routes.ts';
+import { operationRoutes } from './operation-routes.ts';
+import { Operations } from './operations.ts';
 import { adminAuthentication, tenantAuthentication } from './auth.ts';
 import { bulkDeleteRoutes } from './bulk-delete-routes.ts';
 import { conversationRoutes } from './conversation-routes.ts';
@@ -97,6 +99,8 @@ export function buildApp(tenancy: Tenancy, options: AppOptions = {}): FastifyIns
   app.addHook('onResponse', auditFailedAuthentication(tenancy));
 
   registerOpenApi(app);
+  const operations = new Operations(app.log);
+  app.addHook('onClose', async () => operations.close());
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
 
   void app.register(async (scope) => {
@@ -115,8 +119,9 @@ export function buildApp(tenancy: Tenancy, options: AppOptions = {}): FastifyIns
     await scope.register(encryptionRoutes(tenancy));
     await scope.register(auditRoutes(tenancy));
     await scope.register(doctorRoutes(tenancy));
-    await scope.register(backupRoutes(tenancy));
-    await scope.register(residencyRoutes(tenancy));
+    await scope.register(backupRoutes(tenancy, operations));
+    await scope.register(residencyRoutes(tenancy, operations));
+    await scope.register(operationRoutes(operations));
   }, { prefix: '/admin' });
 
   return app;

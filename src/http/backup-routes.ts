@@ -1,9 +1,12 @@
 // /admin backup routes: a tenant's archives: create, list, verify, restore, clone, prune.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import type { ProgressOptions } from '../backup/backup-reports.ts';
 import { isolations, type Isolation } from '../config/schema.ts';
 import type { Tenancy } from '../tenancy.ts';
 import { adminContext } from './audit-hooks.ts';
+import { operationView } from './operation-routes.ts';
+import { wantsAsync, type Operations } from './operations.ts';
 import * as answer from './responses.ts';
 import { fromZod, pathParams } from './schemas.ts';
 
@@ -74,22 +77,30 @@ interface ById { Params: { id: string } }
 interface ByBackup { Params: { id: string; backupId: string } }
 
 /**
- * Registers the backup routes under /admin. Each runs to its end within the request: a large
- * tenant's backup or restore takes as long as the request does (use the CLI for those).
+ * Registers the backup routes under /admin. Create, verify and restore run within the request,
+ * or, with `Prefer: respond-async`, after a 202 that says where to follow them (an unknown
+ * tenant is still answered at once).
  */
-export function backupRoutes(tenancy: Tenancy) {
+export function backupRoutes(tenancy: Tenancy, operations: Operations) {
   return async (app: FastifyInstance): Promise<void> => {
     app.post<ById & { Body: z.output<typeof createBody> }>('/tenants/:id/backups', {
       schema: {
         tags, security, summary: "Write an archive of the tenant's data to its region's store",
         params: byTenant, body: fromZod(createBody),
-        response: answer.answers({ 201: backupInfo }),
+        response: answer.answers({ 201: backupInfo, 202: operationView }),
       },
     }, async (request, reply) => {
-      const info = await tenancy.backups.create(request.params.id, {
+      const context = adminContext(request);
+      const run = (options: ProgressOptions) => tenancy.backups.create(request.params.id, {
+        ...options,
         compression: request.body?.compression, digests: request.body?.checksums === true,
-      }, adminContext(request));
-      return reply.code(201).send(info);
+      }, context);
+      if (wantsAsync(request)) {
+        const tenant = await tenancy.tenants.get(request.params.id);
+        return operations.accept(reply, 'backup.create', tenant.id,
+          (onProgress, signal) => run({ onProgress, signal }));
+      }
+      return reply.code(201).send(await run({}));
     });
 
     app.get<ById>('/tenants/:id/backups', {
@@ -105,19 +116,36 @@ export function backupRoutes(tenancy: Tenancy) {
     app.post<ByBackup>('/tenants/:id/backups/:backupId/verify', {
       schema: {
         tags, security, summary: 'Read every chunk of an archive: hashes, decryption, counts',
-        params: byBackup, response: answer.answers({ 200: verifyReport }),
+        params: byBackup, response: answer.answers({ 200: verifyReport, 202: operationView }),
       },
-    }, (request) => tenancy.backups.verify(request.params.id, request.params.backupId));
+    }, async (request, reply) => {
+      const { id, backupId } = request.params;
+      if (wantsAsync(request)) {
+        const tenant = await tenancy.tenants.get(id);
+        return operations.accept(reply, 'backup.verify', tenant.id, (onProgress, signal) =>
+          tenancy.backups.verify(id, backupId, { onProgress, signal }));
+      }
+      return tenancy.backups.verify(id, backupId);
+    });
 
     app.post<ByBackup & { Body: z.output<typeof restoreBody> }>(
       '/tenants/:id/backups/:backupId/restore', {
         schema: {
           tags, security, summary: "Replace the tenant's data with the archive's, atomically",
           params: byBackup, body: fromZod(restoreBody),
-          response: answer.answers({ 200: restoreReport }),
+          response: answer.answers({ 200: restoreReport, 202: operationView }),
         },
-      }, (request) => tenancy.backups.restore(request.params.id, request.params.backupId,
-        { from: request.body?.from }, adminContext(request)));
+      }, async (request, reply) => {
+        const { id, backupId } = request.params;
+        const context = adminContext(request);
+        const from = request.body?.from;
+        if (wantsAsync(request)) {
+          const tenant = await tenancy.tenants.get(id);
+          return operations.accept(reply, 'backup.restore', tenant.id, (onProgress, signal) =>
+            tenancy.backups.restore(id, backupId, { from, onProgress, signal }, context));
+        }
+        return tenancy.backups.restore(id, backupId, { from }, context);
+      });
 
     app.post<ByBackup & { Body: z.output<typeof cloneBody> }>(
       '/tenants/:id/backups/:backupId/clone', {

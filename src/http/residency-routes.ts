@@ -4,6 +4,8 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Tenancy } from '../tenancy.ts';
 import { adminContext } from './audit-hooks.ts';
+import { operationView } from './operation-routes.ts';
+import { wantsAsync, type Operations } from './operations.ts';
 import * as answer from './responses.ts';
 import { fromZod, pathParams } from './schemas.ts';
 
@@ -45,7 +47,7 @@ const moved = object({
 const reportQuery = z.object({ tenant: z.string().max(64).optional() }).strict();
 
 /** Registers the residency report and the region move under the admin prefix. */
-export function residencyRoutes(tenancy: Tenancy) {
+export function residencyRoutes(tenancy: Tenancy, operations: Operations) {
   const moveBody = z.union([
     z.object({
       region: z.enum(Object.keys(tenancy.config.regions) as [string, ...string[]]),
@@ -68,9 +70,18 @@ export function residencyRoutes(tenancy: Tenancy) {
         summary: 'Move a tenant to another region or isolation: copy, verify, switch, ' +
           'destroy the source',
         params: pathParams('id'), body: fromZod(moveBody),
-        response: answer.answers({ 200: moved }),
+        response: answer.answers({ 200: moved, 202: operationView }),
       },
-    }, (request) => tenancy.tenants.move(request.params.id, request.body,
-      adminContext(request)));
+    }, async (request, reply) => {
+      const context = adminContext(request);
+      if (wantsAsync(request)) {
+        const tenant = await tenancy.tenants.get(request.params.id);
+        // A move is not cut short when the server closes: it finishes, or the next process
+        // undoes or completes it from its ledger.
+        return operations.accept(reply, 'tenant.move', tenant.id,
+          () => tenancy.tenants.move(tenant.id, request.body, context));
+      }
+      return tenancy.tenants.move(request.params.id, request.body, context);
+    });
   };
 }

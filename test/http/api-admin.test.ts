@@ -27,6 +27,7 @@ const adminRoutes = [
   ['POST', '/admin/tenants/acme-co/backups/0123456789abcdef/verify'],
   ['POST', '/admin/tenants/acme-co/backups/0123456789abcdef/restore'],
   ['POST', '/admin/tenants/acme-co/backups/0123456789abcdef/clone'],
+  ['GET', '/admin/operations/op-0123456789abcdef01234567'],
 ] as const;
 
 for (const kind of drivers) {
@@ -55,6 +56,8 @@ for (const kind of drivers) {
         '/admin/audit', '/admin/doctor',
         // Encryption: the root key, and each tenant's keys, re-encryption and shredding.
         '/admin/encryption/rotate-root',
+        // Long operations started with Prefer: respond-async.
+        '/admin/operations/{operationId}',
         // Where tenants' data lives, and moving a tenant to another region.
         '/admin/residency',
         '/admin/tenants', '/admin/tenants/{id}',
