@@ -433,9 +433,15 @@ export class TenantOperations {
       () => this.lifecycle.suspend(id));
   }
 
+  /**
+   * Makes the tenant active again. A move a stopped process left open is undone or finished
+   * first, so a resumed tenant is whole in one place and no move fence is left behind.
+   */
   resume(id: string, context?: AuditContext): Promise<Tenant> {
-    return this.audit.audited(this.#event('tenant.resume', id, context),
-      () => this.lifecycle.resume(id));
+    return this.audit.audited(this.#event('tenant.resume', id, context), async () => {
+      await this.#residency?.recover(id, context);
+      return this.lifecycle.resume(id);
+    });
   }
 
   /**

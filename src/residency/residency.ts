@@ -126,6 +126,17 @@ export class Residency {
     return this.#move.move(id, region, options);
   }
 
+  /**
+   * Undoes or finishes a move of the tenant that a stopped process left open (between
+   * isolations, then between regions): afterwards it is whole in one place and its status is
+   * the one it had before the move. Nothing to do when no move is open.
+   */
+  async recover(id: string, context?: AuditContext): Promise<void> {
+    const tenantId = parseTenantId(id);
+    await this.#isolationMove.recover(tenantId, context);
+    await this.#move.recover(tenantId, context);
+  }
+
   /** `tenants move <id> --isolation <i>`: see IsolationMove.move. */
   moveIsolation(id: string, isolation: Isolation, options?: MoveOptions): Promise<MoveResult> {
     return this.#isolationMove.move(id, isolation, options);
