@@ -1,6 +1,8 @@
 // Public entry point of the library.
-export { Tenancy, TenantOperations, ApiKeyOperations } from './tenancy.ts';
-export type { TenantScope, CreatedTenant, OpenOptions } from './tenancy.ts';
+export { Tenancy } from './tenancy.ts';
+export { TenantOperations, ApiKeyOperations } from './tenant-operations.ts';
+export type { TenantScope, OpenOptions } from './tenancy.ts';
+export type { CreatedTenant } from './tenant-operations.ts';
 export { TenancyError, errorCatalogue, isTenancyError } from './errors.ts';
 export type { ErrorCode } from './errors.ts';
 export { loadConfig, parseConfig } from './config/load.ts';
@@ -30,7 +32,7 @@ export { KeyOperations } from './key-operations.ts';
 export type {
   KeyStatus, KeyringStatus, ReencryptOptions, ReencryptProgress, RootRotation, ValuePlace,
 } from './key-operations.ts';
-export type { DeleteOptions, MoveTarget } from './tenancy.ts';
+export type { DeleteOptions, MoveTarget } from './tenant-operations.ts';
 export type { DeletionRecord } from './tenants/tenant-keys.ts';
 export type { EncryptedField } from './crypto/encrypted-fields.ts';
 export type { DeclaredCrypto, RowId } from './crypto/declared-crypto.ts';

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import type { MoveResult } from '../residency/region-move.ts';
 import type { ResidencyReport } from '../residency/residency-report.ts';
 import type { Isolation } from '../config/schema.ts';
-import type { MoveTarget } from '../tenancy.ts';
+import type { MoveTarget } from '../tenant-operations.ts';
 import { CliError, exitCodes } from './cli-error.ts';
 import { withCommonOptions, withTenancy, type CommonOptions } from './common.ts';
 import { note, report, table } from './output.ts';
