@@ -1,12 +1,12 @@
 // Crash safety: a child process running a backup or a restore is killed with SIGKILL at several
 // points; no killed backup lists or verifies as complete, and no killed restore loses or mixes
 // the tenant's data.
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Tenancy, type ConfigInput } from '../../src/index.ts';
 import { expectCode } from '../core/harness.ts';
+import { killChildWhen } from '../support/kill-child.ts';
 import {
   freshDeployment, serverAvailable, tenantName, type TestDeployment,
 } from '../support/drivers.ts';
@@ -15,40 +15,9 @@ import { picture, startS3, storeKinds, type S3Server } from './support.ts';
 const pgAvailable = await serverAvailable();
 const child = resolve(process.cwd(), 'test/backup/crash-child.ts');
 
-interface Run {
-  lines: string[];
-  killed: boolean;
-}
-
 /** Runs the child until `stop` says so for a line of its output, then kills it with SIGKILL. */
-function runUntil(args: readonly string[], stop: (line: string) => boolean): Promise<Run> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', child, ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  let killed = false;
-  let buffered = '';
-  let stderr = '';
-  proc.stderr.setEncoding('utf8').on('data', (text: string) => { stderr += text; });
-  proc.stdout.setEncoding('utf8').on('data', (text: string) => {
-    buffered += text;
-    const parts = buffered.split('\n');
-    buffered = parts.pop() ?? '';
-    for (const line of parts) {
-      lines.push(line);
-      if (!killed && stop(line)) {
-        killed = true;
-        proc.kill('SIGKILL');
-      }
-    }
-  });
-  return new Promise((done, fail) => {
-    proc.once('error', fail);
-    proc.once('close', () => {
-      if (!killed) fail(new Error(`the child ended before the kill point: ${stderr.slice(-500)}`));
-      else done({ lines, killed });
-    });
-  });
-}
+const runUntil = (args: readonly string[], stop: (line: string) => boolean): Promise<string[]> =>
+  killChildWhen(child, args, stop);
 
 /** Kill points by progress: the first rows, half way, the last batch. */
 const points: readonly [string, (rows: number, total: number) => boolean][] = [

@@ -42,45 +42,32 @@ async function roundTrip(tenancy: Tenancy, id: string): Promise<void> {
   expect(await picture(tenancy, id)).toEqual(before);
 }
 
-describe('restores on PGlite (unnested arrays)', () => {
-  let deployment: TestDeployment;
-  let tenancy: Tenancy;
-  beforeAll(async () => {
-    deployment = await freshDeployment('pglite');
-    tenancy = await Tenancy.open(deployment.config);
-  });
-  afterAll(async () => {
-    await tenancy?.close();
-    await deployment?.cleanup();
-  });
+const defaultPaths = [
+  { kind: 'pglite', path: 'on PGlite (unnested arrays)' },
+  { kind: 'pg', path: 'on the server as a superuser admin (COPY)' },
+] as const;
 
-  it.each(isolations)('brings awkward values back exactly (%s)', async (iso) => {
-    const id = tenantName(`awk-${iso.slice(0, 3)}`);
-    await tenancy.tenants.create({ id, isolation: iso });
-    await seedAwkward(tenancy, id);
-    await roundTrip(tenancy, id);
-  });
-});
+for (const { kind, path } of defaultPaths) {
+  describe.skipIf(kind === 'pg' && !pgAvailable)(`restores ${path}`, () => {
+    let deployment: TestDeployment;
+    let tenancy: Tenancy;
+    beforeAll(async () => {
+      deployment = await freshDeployment(kind);
+      tenancy = await Tenancy.open(deployment.config);
+    });
+    afterAll(async () => {
+      await tenancy?.close();
+      await deployment?.cleanup();
+    });
 
-describe.skipIf(!pgAvailable)('restores on the server as a superuser admin (COPY)', () => {
-  let deployment: TestDeployment;
-  let tenancy: Tenancy;
-  beforeAll(async () => {
-    deployment = await freshDeployment('pg');
-    tenancy = await Tenancy.open(deployment.config);
+    it.each(isolations)('brings awkward values back exactly (%s)', async (iso) => {
+      const id = tenantName(`awk-${iso.slice(0, 3)}`);
+      await tenancy.tenants.create({ id, isolation: iso });
+      await seedAwkward(tenancy, id);
+      await roundTrip(tenancy, id);
+    });
   });
-  afterAll(async () => {
-    await tenancy?.close();
-    await deployment?.cleanup();
-  });
-
-  it.each(isolations)('brings awkward values back exactly (%s)', async (iso) => {
-    const id = tenantName(`awk-${iso.slice(0, 3)}`);
-    await tenancy.tenants.create({ id, isolation: iso });
-    await seedAwkward(tenancy, id);
-    await roundTrip(tenancy, id);
-  });
-});
+}
 
 describe.skipIf(!pgAvailable)('restores on the server as an admin that obeys row-level ' +
   'security (VALUES)', () => {

@@ -3,7 +3,6 @@
 // old layout. A fresh process finds the tenant in one isolation with the leftover flagged by
 // the residency report; the next call (as documented) undoes or finishes the move, leaving the
 // tenant whole in that isolation, active, byte for byte as before, with no stray copy.
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,42 +11,14 @@ import { Tenancy } from '../../src/index.ts';
 import { skipDriver } from '../core/harness.ts';
 import { picture, seedTenant } from '../backup/support.ts';
 import { drivers, freshDeployment, tenantName, type TestDeployment } from '../support/drivers.ts';
+import { killChildWhen } from '../support/kill-child.ts';
 import { layoutsOf } from './isolation-layouts.ts';
 
 const child = resolve(process.cwd(), 'test/residency/isolation-move-child.ts');
 
 /** Runs the child until it prints `at`, then kills it with SIGKILL; returns what it printed. */
-function killAt(args: readonly string[], at: string): Promise<string[]> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', child, ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  let killed = false;
-  let buffered = '';
-  let stderr = '';
-  proc.stderr.setEncoding('utf8').on('data', (text: string) => { stderr += text; });
-  proc.stdout.setEncoding('utf8').on('data', (text: string) => {
-    buffered += text;
-    const parts = buffered.split('\n');
-    buffered = parts.pop() ?? '';
-    for (const line of parts) {
-      lines.push(line);
-      if (!killed && line === at) {
-        killed = true;
-        proc.kill('SIGKILL');
-      }
-    }
-  });
-  return new Promise((done, fail) => {
-    proc.once('error', fail);
-    proc.once('close', () => {
-      if (!killed) {
-        fail(new Error(`the child ended before ${at}: ${lines.join(',')} ${stderr.slice(-800)}`));
-      } else {
-        done(lines);
-      }
-    });
-  });
-}
+const killAt = (args: readonly string[], at: string): Promise<string[]> =>
+  killChildWhen(child, args, (line) => line === at);
 
 interface Case {
   point: string;

@@ -5,39 +5,13 @@ import { describe, expect, it } from 'vitest';
 import type { Isolation } from '../../src/config/schema.ts';
 import type { Tenancy } from '../../src/index.ts';
 import type { MoveStep } from '../../src/residency/move-ledger.ts';
-import { DatabasePlacement } from '../../src/storage/placements/database-placement.ts';
-import { tenantSchema } from '../../src/storage/placements/schema-layout.ts';
-import { parseTenantId } from '../../src/tenant-id.ts';
 import { expectCode, skipDriver, useDeployment } from '../core/harness.ts';
 import { drivers, isolations, tenantName } from '../support/drivers.ts';
 import { picture, seedTenant } from '../backup/support.ts';
+import { layoutsOf } from './isolation-layouts.ts';
 
 const pairs: [Isolation, Isolation][] = isolations.flatMap((from) =>
   isolations.filter((to) => to !== from).map((to): [Isolation, Isolation] => [from, to]));
-
-/** The isolations in which the tenant has a layout or rows, read from the region's server. */
-async function layoutsOf(tenancy: Tenancy, id: string): Promise<Isolation[]> {
-  const region = tenancy.regionOf(await tenancy.tenants.get(id));
-  const found: Isolation[] = [];
-  const placement = region.placement('database');
-  if (!(placement instanceof DatabasePlacement)) throw new Error('not a database placement');
-  if (await region.driver.databaseExists(placement.databaseName(parseTenantId(id)))) {
-    found.push('database');
-  }
-  const counts = await region.driver.shared.transaction('admin', async (tx) => {
-    await tx.query("SELECT set_config('tenancy.tenant_id', $1, true)", [id]);
-    const result = await tx.query<{ schemas: number; rows: number }>(
-      `SELECT (SELECT count(*)::int FROM pg_namespace WHERE nspname = $2) AS schemas,
-              (SELECT count(*)::int FROM tenancy_rows.conversations WHERE tenant_id = $1)
-            + (SELECT count(*)::int FROM tenancy_rows.messages WHERE tenant_id = $1)
-            + (SELECT count(*)::int FROM tenancy_rows.documents WHERE tenant_id = $1) AS rows`,
-      [id, tenantSchema(id)]);
-    return result.rows[0];
-  });
-  if ((counts?.schemas ?? 0) > 0) found.push('schema');
-  if ((counts?.rows ?? 0) > 0) found.push('row');
-  return found;
-}
 
 /** What the API gives back: plaintext of every conversation, message and document. */
 async function plaintext(tenancy: Tenancy, id: string): Promise<unknown> {
