@@ -64,7 +64,7 @@ export function checkSeal(manifest: ArchiveManifest, cipher: TenantCipher): void
 
 export interface ReadArchiveOptions {
   signal?: AbortSignal | undefined;
-  /** Chunks read ahead of the one being consumed (default 2). */
+  /** Chunks read ahead of the one being consumed (default 3). */
   readAhead?: number;
 }
 
@@ -77,7 +77,6 @@ export interface ReadArchiveOptions {
 export async function* readArchive(store: BlobStore, manifest: ArchiveManifest,
   cipher: TenantCipher, options: ReadArchiveOptions = {}): AsyncGenerator<ExportPart> {
   checkSeal(manifest, cipher);
-  yield { kind: 'tables', tables: manifest.tables };
   const key = dataKey(manifest.tenantId, manifest.id);
   const load = (index: number): Promise<Buffer> => {
     const chunk = manifest.chunks[index];
@@ -88,13 +87,19 @@ export async function* readArchive(store: BlobStore, manifest: ArchiveManifest,
     body.catch(() => {});
     return body;
   };
-  const ahead = Math.max(1, options.readAhead ?? 2);
+  const ahead = Math.max(1, options.readAhead ?? 3);
   const queue: Promise<Buffer>[] = [];
   let next = 0;
+  const fill = (): void => {
+    while (next < manifest.chunks.length && queue.length < ahead) queue.push(load(next++));
+  };
+  // The first chunks load while the consumer prepares for them (a restore clears the tenant).
+  fill();
+  yield { kind: 'tables', tables: manifest.tables };
   for (let index = 0; index < manifest.chunks.length; index += 1) {
     options.signal?.throwIfAborted();
-    while (next < manifest.chunks.length && queue.length < ahead) queue.push(load(next++));
     const text = await (queue.shift() as Promise<Buffer>);
+    fill();
     const chunk = manifest.chunks[index];
     if (chunk === undefined || countCopyRows(text) !== chunk.rows) {
       throw corrupt(`chunk ${index} does not hold what the manifest says`);
