@@ -1,6 +1,6 @@
 // Reads one tenant's rows, table by table, as text, in one consistent snapshot of its layout.
 import type { Queryable } from '../storage/driver.ts';
-import { quoteIdent } from '../storage/sql.ts';
+import { quoteCatalogName } from '../storage/sql.ts';
 import { bindTenant, type TenantStorage } from '../storage/placements/placement.ts';
 import type { TenantId } from '../tenant-id.ts';
 import { Handoff } from './handoff.ts';
@@ -124,7 +124,7 @@ async function readRows(tx: Queryable, schema: string, tenant: TenantId, options
 export async function tableDigest(tx: Queryable, table: string,
   columns: readonly ColumnShape[], tenant: string): Promise<{ rows: number; digest: string }> {
   const row = columns.length === 0 ? "''"
-    : `ROW(${columns.map((c) => `${quoteIdent(c.name)}::text`).join(', ')})::text`;
+    : `ROW(${columns.map((c) => `${quoteCatalogName(c.name)}::text`).join(', ')})::text`;
   const found = await tx.query<{ n: string; s: string }>(
     `SELECT count(*)::text AS n, coalesce(sum(('x' || left(md5(${row}), 16))::bit(64)::bigint
        ::numeric), 0)::text AS s FROM ${table} WHERE ${tenantColumn} = $1`, [tenant]);

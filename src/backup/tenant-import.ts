@@ -2,6 +2,7 @@
 import type { Isolation } from '../config/schema.ts';
 import { TenancyError } from '../errors.ts';
 import type { Queryable } from '../storage/driver.ts';
+import { toTenancyError } from '../storage/database-error.ts';
 import { bindTenant, type TenantStorage } from '../storage/placements/placement.ts';
 import { holdTenant } from '../storage/tenant-fence.ts';
 import type { TenantId } from '../tenant-id.ts';
@@ -9,7 +10,7 @@ import { rowSink, type BulkStyle, type BulkTable } from './bulk-insert.ts';
 import { decodeCopyRows } from './copy-text.ts';
 import { tableDigest, type ExportedTable, type ExportPart, type TextRow } from './tenant-export.ts';
 import {
-  qualifiedTable, tenantColumn, tenantTables, usePortableText, type ColumnShape, type TableShape,
+  advanceSequences, qualifiedTable, tenantColumn, tenantTables, usePortableText, type ColumnShape, type TableShape,
 } from './tenant-tables.ts';
 
 /** Rewrites the rows of one table on their way in (re-encryption under another tenant's keys). */
@@ -73,10 +74,13 @@ export async function importTenant(storage: TenantStorage, tenant: TenantId,
     const style = await loadStyle(storage);
     // COPY cannot pass row-level security, so it runs as an admin exempt from it; every
     // statement below names the tenant itself, and rows get `tenant_id` from the loader.
-    return await storage.database.transaction(style === 'copy' ? 'admin' : 'runtime', async (tx) => {
+    const role = style === 'copy' ? 'admin' : 'runtime';
+    const result = await storage.database.transaction(role, async (tx) => {
       await bindTenant(tx, tenant);
       if (options.exclusive === true) await holdTenant(tx, tenant);
       await usePortableText(tx);
+      // Keys declared DEFERRABLE (a cycle between a user's tables, say) are checked at commit.
+      await tx.query('SET CONSTRAINTS ALL DEFERRED');
       const first = await iterator.next();
       if (first.done === true || first.value.kind !== 'tables') {
         throw corrupt('the table list does not come first');
@@ -136,6 +140,15 @@ export async function importTenant(storage: TenantStorage, tenant: TenantId,
         rows: total,
       };
     }, { signal: options.signal });
+    // Sequences are not transactional and the runtime role may not move them: after the commit.
+    await storage.database.transaction('admin', async (tx) => {
+      await bindTenant(tx, tenant);
+      await advanceSequences(tx, storage.schema, tenant);
+    });
+    return result;
+  } catch (err) {
+    // The server's own error may quote a failing row; callers get a code, the cause stays.
+    throw toTenancyError(err, tenant);
   } finally {
     await iterator.return?.();
   }
@@ -157,7 +170,10 @@ function planTables(schema: string, targets: readonly TableShape[],
     });
     plans.set(source.name, {
       source,
-      target: { table: qualifiedTable(schema, source.name), name: source.name, columns },
+      target: {
+        table: qualifiedTable(schema, source.name), name: source.name, columns,
+        selfReferencing: target.selfReferencing === true,
+      },
       transform: transform?.(source.name, source.columns), loaded: 0,
     });
   }

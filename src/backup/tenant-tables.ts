@@ -1,6 +1,6 @@
 // The tables of one tenant's layout as the catalog describes them, in foreign-key order.
 import type { Queryable } from '../storage/driver.ts';
-import { quoteIdent } from '../storage/sql.ts';
+import { quoteCatalogName, quoteIdent } from '../storage/sql.ts';
 
 export interface ColumnShape {
   readonly name: string;
@@ -12,6 +12,8 @@ export interface TableShape {
   readonly name: string;
   /** Every stored column but `tenant_id`, which the target fills from its own context. */
   readonly columns: readonly ColumnShape[];
+  /** A foreign key of the table points at the table itself (a tree): rows refer to rows. */
+  readonly selfReferencing?: boolean;
 }
 
 /** The column every tenant table has; it is never exported, so rows can change tenant. */
@@ -61,13 +63,17 @@ export async function tenantTables(tx: Queryable, schema: string): Promise<Table
        JOIN pg_class c ON c.oid = k.conrelid
        JOIN pg_class p ON p.oid = k.confrelid
        JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE k.contype = 'f' AND n.nspname = $1 AND p.relnamespace = c.relnamespace
-        AND k.conrelid <> k.confrelid`,
+      WHERE k.contype = 'f' AND n.nspname = $1 AND p.relnamespace = c.relnamespace`,
     [schema],
   );
   const parents = new Map<string, Set<string>>();
+  const selfReferencing = new Set<string>();
   for (const { child, parent } of references.rows) {
     if (!tables.has(child) || !tables.has(parent)) continue;
+    if (child === parent) {
+      selfReferencing.add(child);
+      continue;
+    }
     const set = parents.get(child) ?? new Set<string>();
     set.add(parent);
     parents.set(child, set);
@@ -81,7 +87,8 @@ export async function tenantTables(tx: Queryable, schema: string): Promise<Table
     for (const parent of [...(parents.get(name) ?? [])].sort()) place(parent);
     visiting.delete(name);
     placed.add(name);
-    ordered.push({ name, columns: tables.get(name) ?? [] });
+    ordered.push({ name, columns: tables.get(name) ?? [],
+      ...(selfReferencing.has(name) ? { selfReferencing: true } : {}) });
   };
   for (const name of [...tables.keys()].sort()) place(name);
   return ordered;
@@ -89,10 +96,40 @@ export async function tenantTables(tx: Queryable, schema: string): Promise<Table
 
 /** `"tenant_acme"."messages"` */
 export function qualifiedTable(schema: string, table: string): string {
-  return `${quoteIdent(schema)}.${quoteIdent(table)}`;
+  return `${quoteIdent(schema)}.${quoteCatalogName(table)}`;
 }
 
 /** The select list that reads each column as its text form: `"id"::text, "ts"::text, …`. */
 export function textColumns(columns: readonly ColumnShape[]): string {
-  return columns.map((c, i) => `${quoteIdent(c.name)}::text AS c${i}`).join(', ');
+  return columns.map((c, i) => `${quoteCatalogName(c.name)}::text AS c${i}`).join(', ');
+}
+
+/**
+ * Moves each sequence behind a serial or identity column of the layout past the largest value
+ * the tenant's rows now hold, so rows loaded with their ids (a clone into a fresh layout, a
+ * move) do not collide with the next ones. A sequence already further on is left alone.
+ *
+ * @example
+ * await advanceSequences(tx, 'tenant_acme', 'acme')
+ * // SELECT setval('"tenant_acme"."tickets_id_seq"'::regclass, m) FROM (SELECT max("id") …) …
+ */
+export async function advanceSequences(tx: Queryable, schema: string, tenant: string):
+  Promise<void> {
+  const found = await tx.query<{ table: string; column: string; sequence: string }>(
+    `SELECT c.relname AS table, a.attname AS column, s.sequence
+       FROM pg_class c
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+       CROSS JOIN LATERAL (SELECT pg_get_serial_sequence(format('%I.%I', n.nspname, c.relname),
+         a.attname) AS sequence) s
+      WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+        AND s.sequence IS NOT NULL`,
+    [schema]);
+  for (const { table, column, sequence } of found.rows) {
+    await tx.query(
+      `SELECT setval($1::regclass, m) FROM (SELECT max(${quoteCatalogName(column)})::bigint AS m
+         FROM ${qualifiedTable(schema, table)} WHERE ${tenantColumn} = $2) loaded
+        WHERE m IS NOT NULL AND m > coalesce(pg_sequence_last_value($1::regclass), 0)`,
+      [sequence, tenant]);
+  }
 }

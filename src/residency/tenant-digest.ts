@@ -5,7 +5,7 @@ import type { EncryptedField } from '../crypto/encrypted-fields.ts';
 import type { TenantCipher } from '../crypto/tenant-cipher.ts';
 import type { Queryable } from '../storage/driver.ts';
 import { bindTenant, type TenantStorage } from '../storage/placements/placement.ts';
-import { quoteIdent } from '../storage/sql.ts';
+import { quoteCatalogName, quoteIdent } from '../storage/sql.ts';
 import type { TenantId } from '../tenant-id.ts';
 
 /** Rows and a SHA-256 of one table's content as plaintext, in primary-key order. */
@@ -49,8 +49,8 @@ async function enter(tx: Queryable, tenant: TenantId): Promise<void> {
 /** Streams a table's rows of the bound tenant as JSON objects, `batchSize` at a time. */
 async function* rowsOf(tx: Queryable, schema: string, table: string, cursor: string):
   AsyncGenerator<Row[]> {
-  const name = `${quoteIdent(schema)}.${quoteIdent(table)}`;
-  const order = (await primaryKey(tx, name)).map(quoteIdent).join(', ') || 'ctid';
+  const name = `${quoteIdent(schema)}.${quoteCatalogName(table)}`;
+  const order = (await primaryKey(tx, name)).map(quoteCatalogName).join(', ') || 'ctid';
   await tx.query(`DECLARE ${quoteIdent(cursor)} NO SCROLL CURSOR FOR
     SELECT row_to_json(t)::text AS j FROM ${name} t
      WHERE tenant_id = current_setting('tenancy.tenant_id') ORDER BY ${order}`);

@@ -18,3 +18,19 @@ export function quoteIdent(name: string): string {
 export function qualified(schema: string, table: string): string {
   return `${quoteIdent(schema)}.${quoteIdent(table)}`;
 }
+
+/**
+ * Quotes a name read back from the server's catalog (a column of a user's table may be
+ * `"createdBy"` or hold a space): doubled quotes inside, any character but NUL. Names that come
+ * from callers go through `quoteIdent` instead.
+ *
+ * @example
+ * quoteCatalogName('createdBy') // '"createdBy"'
+ * quoteCatalogName('say "hi"')  // '"say ""hi"""'
+ */
+export function quoteCatalogName(name: string): string {
+  if (name.length === 0 || name.includes('\0')) {
+    throw new Error('refused to quote an empty name or one holding NUL');
+  }
+  return `"${name.replaceAll('"', '""')}"`;
+}

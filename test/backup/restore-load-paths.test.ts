@@ -2,13 +2,10 @@
 // superuser here), by multi-row VALUES as the runtime role when it is not (a plain owner
 // role), and by unnested arrays on PGlite. Every path must bring back the same bytes,
 // including values with tabs, newlines, backslashes and the text `\N`.
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Tenancy } from '../../src/index.ts';
-import {
-  freshDeployment, isolations, serverAvailable, serverUrl, tenantName, type TestDeployment,
-} from '../support/drivers.ts';
+import type { Tenancy } from '../../src/index.ts';
+import { isolations, serverAvailable, tenantName } from '../support/drivers.ts';
+import { loadStyles, openForStyle, type Opened } from './load-styles.ts';
 import { picture, seedTenant } from './support.ts';
 
 const pgAvailable = await serverAvailable();
@@ -42,84 +39,32 @@ async function roundTrip(tenancy: Tenancy, id: string): Promise<void> {
   expect(await picture(tenancy, id)).toEqual(before);
 }
 
-const defaultPaths = [
-  { kind: 'pglite', path: 'on PGlite (unnested arrays)' },
-  { kind: 'pg', path: 'on the server as a superuser admin (COPY)' },
-] as const;
+describe.each(loadStyles)('restores loading by %s', (style) => {
+  let opened: Opened | undefined;
+  beforeAll(async () => {
+    if (style !== 'arrays' && !pgAvailable) return;
+    opened = await openForStyle(style);
+  });
+  afterAll(async () => {
+    await opened?.close();
+  });
 
-for (const { kind, path } of defaultPaths) {
-  describe.skipIf(kind === 'pg' && !pgAvailable)(`restores ${path}`, () => {
-    let deployment: TestDeployment;
-    let tenancy: Tenancy;
-    beforeAll(async () => {
-      deployment = await freshDeployment(kind);
-      tenancy = await Tenancy.open(deployment.config);
-    });
-    afterAll(async () => {
-      await tenancy?.close();
-      await deployment?.cleanup();
+  it.skipIf(style !== 'values' || !pgAvailable)(
+    'runs with an admin that is neither superuser nor exempt from row-level security',
+    async () => {
+      const found = await opened?.sql?.query<{ exempt: boolean }>(
+        `SELECT rolsuper OR rolbypassrls AS exempt FROM pg_roles
+          WHERE rolname = (SELECT pg_get_userbyid(datdba) FROM pg_database
+                            WHERE datname = current_database())`);
+      expect(found?.rows[0]?.exempt).toBe(false);
     });
 
-    it.each(isolations)('brings awkward values back exactly (%s)', async (iso) => {
+  it.skipIf(style !== 'arrays' && !pgAvailable).each(isolations)(
+    'brings awkward values back exactly (%s)', async (iso) => {
+      const tenancy = (opened as Opened).tenancy;
       const id = tenantName(`awk-${iso.slice(0, 3)}`);
       await tenancy.tenants.create({ id, isolation: iso });
       await seedAwkward(tenancy, id);
       await roundTrip(tenancy, id);
     });
-  });
-}
-
-describe.skipIf(!pgAvailable)('restores on the server as an admin that obeys row-level ' +
-  'security (VALUES)', () => {
-  const suffix = randomBytes(4).toString('hex');
-  const role = `tt${suffix}_owner`;
-  const database = `tenancy_test_${suffix}`;
-  const prefix = `tt${suffix}_`;
-  let tenancy: Tenancy;
-  let superuser: pg.Client;
-
-  beforeAll(async () => {
-    superuser = new pg.Client({ connectionString: serverUrl });
-    await superuser.connect();
-    await superuser.query(`CREATE ROLE "${role}" LOGIN CREATEDB CREATEROLE`);
-    await superuser.query(`CREATE DATABASE "${database}" OWNER "${role}"`);
-    const url = new URL(serverUrl);
-    url.username = role;
-    url.password = '';
-    url.pathname = `/${database}`;
-    tenancy = await Tenancy.open({
-      logLevel: 'silent',
-      regions: { local: { database: url.toString(), tenantDatabasePrefix: prefix } },
-    });
-  });
-  afterAll(async () => {
-    await tenancy?.close();
-    const dbs = await superuser.query<{ datname: string }>(
-      'SELECT datname FROM pg_database WHERE datname = $1 OR starts_with(datname, $2)',
-      [database, prefix]);
-    for (const { datname } of dbs.rows) {
-      await superuser.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
-    }
-    const owned = await superuser.query<{ rolname: string }>(
-      'SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1)', [prefix]);
-    for (const { rolname } of owned.rows) {
-      await superuser.query(`DROP OWNED BY "${rolname}"`).catch(() => undefined);
-      await superuser.query(`DROP ROLE IF EXISTS "${rolname}"`);
-    }
-    await superuser.end();
-  });
-
-  it('runs with an admin that is neither superuser nor exempt from row-level security',
-    async () => {
-    const found = await superuser.query<{ exempt: boolean }>(
-      'SELECT rolsuper OR rolbypassrls AS exempt FROM pg_roles WHERE rolname = $1', [role]);
-    expect(found.rows[0]?.exempt).toBe(false);
-  });
-
-  it.each(isolations)('brings awkward values back exactly (%s)', async (iso) => {
-    const id = tenantName(`awk-${iso.slice(0, 3)}`);
-    await tenancy.tenants.create({ id, isolation: iso });
-    await seedAwkward(tenancy, id);
-    await roundTrip(tenancy, id);
-  });
 });
