@@ -5,8 +5,8 @@ import { bindTenant, type TenantStorage } from '../storage/placements/placement.
 import type { TenantId } from '../tenant-id.ts';
 import { Handoff } from './handoff.ts';
 import {
-  qualifiedTable, tenantColumn, tenantTables, textColumns, usePortableText, type ColumnShape,
-  type TableShape,
+  qualifiedTable, scanOwnRowsOnly, tenantColumn, tenantTables, textColumns, usePortableText,
+  type ColumnShape, type TableShape,
 } from './tenant-tables.ts';
 
 /** One row: each column's text form in the table's column order, null for NULL. */
@@ -64,6 +64,7 @@ export function exportTenant(storage: TenantStorage, tenant: TenantId,
         await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
         await bindTenant(tx, tenant);
         await usePortableText(tx);
+        await scanOwnRowsOnly(tx, storage);
         await readRows(tx, storage.schema, tenant, options, (part) => handoff.put(part));
       }, { signal: options.signal });
       run.then(() => handoff.end(), (err: unknown) => handoff.end(err ?? new Error('failed')));

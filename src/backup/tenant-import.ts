@@ -10,7 +10,7 @@ import { rowSink, type BulkStyle, type BulkTable } from './bulk-insert.ts';
 import { decodeCopyRows } from './copy-text.ts';
 import { tableDigest, type ExportedTable, type ExportPart, type TextRow } from './tenant-export.ts';
 import {
-  advanceSequences, qualifiedTable, tenantColumn, tenantTables, usePortableText, type ColumnShape, type TableShape,
+  advanceSequences, qualifiedTable, scanOwnRowsOnly, tenantColumn, tenantTables, usePortableText, type ColumnShape, type TableShape,
 } from './tenant-tables.ts';
 
 /** Rewrites the rows of one table on their way in (re-encryption under another tenant's keys). */
@@ -79,6 +79,7 @@ export async function importTenant(storage: TenantStorage, tenant: TenantId,
       await bindTenant(tx, tenant);
       if (options.exclusive === true) await holdTenant(tx, tenant);
       await usePortableText(tx);
+      await scanOwnRowsOnly(tx, storage);
       // Keys declared DEFERRABLE (a cycle between a user's tables, say) are checked at commit.
       await tx.query('SET CONSTRAINTS ALL DEFERRED');
       const first = await iterator.next();

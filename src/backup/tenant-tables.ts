@@ -30,6 +30,16 @@ export async function usePortableText(tx: Queryable): Promise<void> {
 }
 
 /**
+ * In tables shared with other tenants, reads and deletes of one tenant's rows go through the
+ * indexes that lead with `tenant_id`, never a scan of every tenant's rows: a tenant's backup or
+ * restore then takes as long as its own rows, whatever its neighbours hold. Transaction-local.
+ */
+export async function scanOwnRowsOnly(tx: Queryable, storage: { shared?: boolean }):
+  Promise<void> {
+  if (storage.shared === true) await tx.query("SELECT set_config('enable_seqscan', 'off', true)");
+}
+
+/**
  * The tenant tables of `schema`: ordinary tables with a `tenant_id` column, parents before the
  * tables whose foreign keys point at them, so inserts in this order and deletes in the reverse
  * never break a reference.

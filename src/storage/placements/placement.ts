@@ -8,6 +8,8 @@ export interface TenantStorage {
   readonly database: Database;
   /** Schema holding the tenant's tables. */
   readonly schema: string;
+  /** The tables hold other tenants' rows too (`row` isolation). */
+  readonly shared?: boolean;
 }
 
 export interface Placement {

@@ -23,7 +23,7 @@ export class RowPlacement implements Placement {
   }
 
   locate(): TenantStorage {
-    return { database: this.driver.shared, schema: sharedSchema };
+    return { database: this.driver.shared, schema: sharedSchema, shared: true };
   }
 
   async create(): Promise<number> {
