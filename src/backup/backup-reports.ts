@@ -1,6 +1,7 @@
 // What backup operations take and answer: listings, progress, and each operation's report.
 import type { Isolation } from '../config/schema.ts';
 import type { Compression } from './archive-manifest.ts';
+import type { ArchiveIdentity } from './archive-writer.ts';
 import type { TenantId } from '../tenant-id.ts';
 
 /** What backups need to know of a tenant: the catalog row's routing fields. */
@@ -13,13 +14,7 @@ export interface BackupTenant {
 }
 
 /** A finished archive as listings show it. */
-export interface BackupInfo {
-  id: string;
-  tenantId: string;
-  region: string;
-  isolation: Isolation;
-  schemaVersion: number;
-  createdAt: Date;
+export interface BackupInfo extends ArchiveIdentity {
   finishedAt: Date;
   tables: { name: string; rows: number }[];
   rows: number;
