@@ -6,7 +6,7 @@ import { report, table, when } from './output.ts';
 import { registerTenantsMoveCommand } from './residency-command.ts';
 
 interface CreateOptions extends CommonOptions {
-  isolation: 'database' | 'schema' | 'row';
+  isolation?: 'database' | 'schema' | 'row';
   region?: string;
   name?: string;
 }
@@ -51,8 +51,9 @@ export function registerTenantsCommand(program: Command): void {
 
   withCommonOptions(tenants.command('create <id>'))
     .description('create a tenant and issue its first API key (shown once)')
-    .addOption(new Option('--isolation <isolation>', 'how its tables are laid out')
-      .choices(['database', 'schema', 'row']).makeOptionMandatory())
+    .addOption(new Option('--isolation <isolation>',
+      'how its tables are laid out (default: the configured defaultIsolation)')
+      .choices(['database', 'schema', 'row']))
     .option('--region <region>', 'region it lives in (default: the configured default)')
     .option('--name <name>', 'display name (default: the id)')
     .action(async (id: string, options: CreateOptions) => {

@@ -58,11 +58,12 @@ const pruneReport = object({
   unfinished: { type: 'array', items: text },
 });
 
+// Both may be left out entirely: a POST with no body backs up or restores with the defaults.
 const createBody = z.object({
   compression: z.enum(['gzip', 'brotli', 'none']).optional(),
   checksums: z.boolean().optional(),
-}).strict();
-const restoreBody = z.object({ from: z.string().max(40).optional() }).strict();
+}).strict().nullish();
+const restoreBody = z.object({ from: z.string().max(40).optional() }).strict().nullish();
 const cloneBody = z.object({
   to: z.string(),
   isolation: z.enum(isolations as [string, ...string[]]).optional(),

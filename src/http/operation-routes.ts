@@ -16,8 +16,10 @@ export const operationView = answer.object({
   status: { type: 'string', enum: ['running', 'done', 'failed'] },
   startedAt: answer.timestamp,
   finishedAt: nullable(answer.timestamp),
-  progress: nullable(answer.object({ phase: answer.text, rows: { type: 'integer' },
-    total: { type: 'integer' } })),
+  progress: nullable({
+    ...answer.object({ phase: answer.text, rows: { type: 'integer' }, total: { type: 'integer' } }),
+    required: ['phase'],
+  }),
   result: { type: ['object', 'null'], additionalProperties: true },
   error: nullable(answer.object({ code: answer.text, message: answer.text })),
 }, 'A long admin operation: running, done (with its report) or failed (with its error).');

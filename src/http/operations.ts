@@ -8,10 +8,11 @@ import { toPublicError } from './error-reply.ts';
 
 export type OperationStatus = 'running' | 'done' | 'failed';
 
+/** Where the operation is: its phase, and for backups and restores rows done of all rows. */
 export interface OperationProgress {
   phase: string;
-  rows: number;
-  total: number;
+  rows?: number;
+  total?: number;
 }
 
 /** What `GET /admin/operations/:operationId` answers. */

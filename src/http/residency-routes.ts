@@ -78,8 +78,9 @@ export function residencyRoutes(tenancy: Tenancy, operations: Operations) {
         const tenant = await tenancy.tenants.get(request.params.id);
         // A move is not cut short when the server closes: it finishes, or the next process
         // undoes or completes it from its ledger.
-        return operations.accept(reply, 'tenant.move', tenant.id,
-          () => tenancy.tenants.move(tenant.id, request.body, context));
+        return operations.accept(reply, 'tenant.move', tenant.id, (report) =>
+          tenancy.tenants.move(tenant.id, request.body,
+            { ...context, onStep: (step) => report({ phase: step }) }));
       }
       return tenancy.tenants.move(request.params.id, request.body, context);
     });

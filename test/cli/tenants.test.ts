@@ -45,6 +45,22 @@ describe('tenancy tenants, api-keys and migrate on the embedded default', () => 
     await rm(dataDir, { recursive: true, force: true });
   });
 
+  it('creates a tenant without --isolation in the configured defaultIsolation', async () => {
+    const own = await mkdtemp(join(tmpdir(), 'tenancy-cli-default-'));
+    try {
+      const config = join(own, 'config.json');
+      await writeFile(config, JSON.stringify({ dataDir: own, defaultIsolation: 'schema' }));
+      const out = await runJson<CreatedJson>(['tenants', 'create', 'plain-co', '--config',
+        config]);
+      expect(out).toMatchObject({ id: 'plain-co', isolation: 'schema', status: 'active' });
+      const fallback = await runJson<CreatedJson>(['tenants', 'create', 'plainer-co',
+        '--data', own]);
+      expect(fallback.isolation).toBe('row');
+    } finally {
+      await rm(own, { recursive: true, force: true });
+    }
+  });
+
   it('creates a tenant in each isolation and prints its first API key once', async () => {
     for (const isolation of ['row', 'schema', 'database'] as const) {
       const out = await runJson<CreatedJson>([
@@ -172,9 +188,9 @@ describe('tenancy tenants, api-keys and migrate on the embedded default', () => 
   });
 
   it('exits 2 on wrong usage', async () => {
-    const missing = await runCli(['tenants', 'create', 'acme-co', ...data]);
+    const missing = await runCli(['tenants', 'create', ...data]);
     expectFailure(missing, 'USAGE', 2);
-    expect(missing.stderr).toContain('--isolation');
+    expect(missing.stderr).toContain("missing required argument 'id'");
     expectFailure(await runCli(['tenants', 'create', 'acme-co', '--isolation', 'cell', ...data]),
       'USAGE', 2);
     expectFailure(await runCli(['tenants', 'frobnicate', ...data]), 'USAGE', 2);

@@ -12,7 +12,7 @@ interface View {
   kind: string;
   tenantId: string;
   status: 'running' | 'done' | 'failed';
-  progress: { phase: string; rows: number; total: number } | null;
+  progress: { phase: string; rows?: number; total?: number } | null;
   result: Record<string, unknown> | null;
   error: { code: string; message: string } | null;
   finishedAt: string | null;
@@ -95,8 +95,22 @@ describe('admin operations with Prefer: respond-async (PGlite)', () => {
       { isolation: 'schema' }));
     expect(moved).toMatchObject({ kind: 'tenant.move', status: 'done',
       result: { tenantId: 'kashyyyk', from: 'row', to: 'schema', moved: true } });
+    expect(moved.progress).toEqual({ phase: 'source-destroyed' });
     expect((await d.tenancy.tenants.get('kashyyyk')).isolation).toBe('schema');
     expect(await picture(d.tenancy, 'kashyyyk')).toEqual(before);
+  });
+
+  it('takes a backup and a restore POSTed with no body at all (the curl example)', async () => {
+    expect((await d.app.inject({ method: 'POST', url: '/admin/tenants', headers: admin,
+      payload: { id: 'alderaan', isolation: 'row' } })).statusCode).toBe(201);
+    await seedTenant(d.tenancy, 'alderaan', 2);
+    const created = await settle(await d.app.inject({ method: 'POST',
+      url: '/admin/tenants/alderaan/backups', headers: asyncly }));
+    expect(created).toMatchObject({ status: 'done', result: { rows: 8 } });
+    const restored = await d.app.inject({ method: 'POST', headers: admin,
+      url: `/admin/tenants/alderaan/backups/${created.result?.id as string}/restore` });
+    expect(restored.statusCode, restored.body).toBe(200);
+    expect(restored.json()).toMatchObject({ tenantId: 'alderaan', rows: 8 });
   });
 
   it('still answers synchronously without the preference', async () => {
