@@ -93,7 +93,12 @@ for (const kind of drivers) {
         const tag = randomBytes(3).toString('hex');
         const tenant = `flt-${tag}`;
         await d.tenancy.tenants.create({ id: tenant, isolation: 'row' });
+        // Records carry millisecond times: `before` must fall strictly between the create's
+        // record and the probes', or a fast machine puts them in one millisecond.
+        const tick = () => new Promise((wake) => setTimeout(wake, 3));
+        await tick();
         const before = new Date();
+        await tick();
         for (let i = 0; i < 23; i++) {
           await d.tenancy.audit.record({
             action: `probe.${i % 2 === 0 ? 'even' : 'odd'}`, outcome: i % 3 === 0 ? 'denied' : 'ok',
