@@ -158,7 +158,8 @@ export class BackupOperations<C extends BackupContext = BackupContext> {
       return {
         id: manifest.id, tenantId: tenant.id, ok: true as const, chunks: manifest.chunks.length,
         rows, tables: manifest.tables.map((t) => ({ name: t.name, rows: t.rows })),
-        bytes: manifest.dataBytes,
+        // Counted as listings count it: the data object and the manifest.
+        bytes: manifest.dataBytes + await this.#manifestSize(store, manifest),
       };
     }, () => ({ resource: backupResource(backupId) }));
   }

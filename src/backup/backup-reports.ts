@@ -58,6 +58,7 @@ export interface VerifyReport {
   chunks: number;
   rows: number;
   tables: { name: string; rows: number }[];
+  /** Bytes stored, as listings count them: the data object plus the manifest. */
   bytes: number;
 }
 

@@ -2,6 +2,7 @@
 // moves.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import type { MoveTarget } from '../tenant-operations.ts';
 import type { Tenancy } from '../tenancy.ts';
 import { adminContext } from './audit-hooks.ts';
 import { operationView } from './operation-routes.ts';
@@ -48,12 +49,14 @@ const reportQuery = z.object({ tenant: z.string().max(64).optional() }).strict()
 
 /** Registers the residency report and the region move under the admin prefix. */
 export function residencyRoutes(tenancy: Tenancy, operations: Operations) {
-  const moveBody = z.union([
-    z.object({
-      region: z.enum(Object.keys(tenancy.config.regions) as [string, ...string[]]),
-    }).strict(),
-    z.object({ isolation: z.enum(['database', 'schema', 'row']) }).strict(),
-  ]);
+  const moveBody = z.object({
+    region: z.enum(Object.keys(tenancy.config.regions) as [string, ...string[]]).optional(),
+    isolation: z.enum(['database', 'schema', 'row']).optional(),
+  }).strict().refine((body) => (body.region === undefined) !== (body.isolation === undefined),
+    { message: 'name exactly one of region and isolation' });
+  const targetOf = (body: z.output<typeof moveBody>): MoveTarget =>
+    (body.isolation === undefined ? { region: body.region as string }
+      : { isolation: body.isolation });
   return async (app: FastifyInstance): Promise<void> => {
     app.get<{ Querystring: z.output<typeof reportQuery> }>('/residency', {
       schema: {
@@ -79,10 +82,10 @@ export function residencyRoutes(tenancy: Tenancy, operations: Operations) {
         // A move is not cut short when the server closes: it finishes, or the next process
         // undoes or completes it from its ledger.
         return operations.accept(reply, 'tenant.move', tenant.id, (report) =>
-          tenancy.tenants.move(tenant.id, request.body,
+          tenancy.tenants.move(tenant.id, targetOf(request.body),
             { ...context, onStep: (step) => report({ phase: step }) }));
       }
-      return tenancy.tenants.move(request.params.id, request.body, context);
+      return tenancy.tenants.move(request.params.id, targetOf(request.body), context);
     });
   };
 }

@@ -54,7 +54,9 @@ for (const kind of drivers) {
         expect(info).toMatchObject({ tenantId: owner, isolation: iso, region: 'local', rows: 48 });
         expect(info.tables.find((t) => t.name === 'messages')?.rows).toBe(24);
         expect((await tenancy.backups.list(owner)).map((b) => b.id)).toEqual([info.id]);
-        expect(await tenancy.backups.verify(owner, info.id)).toMatchObject({ ok: true, rows: 48 });
+        // The same size as the listing shows: data and manifest.
+        expect(await tenancy.backups.verify(owner, info.id))
+          .toMatchObject({ ok: true, rows: 48, bytes: info.bytes });
 
         await tenancy.withTenant(owner, async (t) => {
           await t.conversations.delete('c-1');

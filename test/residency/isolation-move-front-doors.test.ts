@@ -146,6 +146,13 @@ describe.skipIf(skipDriver('pg'))('isolation moves through the CLI and the admin
         headers: admin, payload });
       expectError(res, 400, 'VALIDATION_FAILED');
     }
+    // Naming both, or neither, says so as the CLI does.
+    for (const payload of [{}, { isolation: 'row', region: 'local' }]) {
+      const res = await app.inject({ method: 'POST', url: `/admin/tenants/${id}/move`,
+        headers: admin, payload });
+      expect((res.json() as { error: { message: string } }).error.message)
+        .toBe('request is invalid: (body): name exactly one of region and isolation');
+    }
     const missing = await app.inject({ method: 'POST', url: '/admin/tenants/no-such-tenant/move',
       headers: admin, payload: { isolation: 'row' } });
     expectError(missing, 404, 'TENANT_NOT_FOUND');
