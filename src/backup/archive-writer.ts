@@ -10,7 +10,7 @@ import {
   chunkPlace, digestOf, manifestPlace, sealChunk, type SealedChunk,
 } from './archive-chunks.ts';
 import type { BlobStore } from './blob-store.ts';
-import { copyField } from './copy-text.ts';
+import { encodeCopyRow } from './copy-text.ts';
 import type { ExportedTable, ExportPart } from './tenant-export.ts';
 
 export interface ArchiveIdentity {
@@ -101,7 +101,7 @@ export async function writeArchive(store: BlobStore, identity: ArchiveIdentity,
         pending.rows += part.rows;
       } else {
         for (const row of part.rows) {
-          pending.text += `${row.map(copyField).join('\t')}\n`;
+          pending.text += encodeCopyRow(row);
           pending.rows += 1;
           if (pending.text.length >= chunkBytes) await flush();
           pending ??= { table: part.table, text: '', rows: 0 };

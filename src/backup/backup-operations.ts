@@ -16,8 +16,8 @@ import { createBlobStore } from './stores/create-store.ts';
 import { exportTenant } from './tenant-export.ts';
 import { importTenant } from './tenant-import.ts';
 import type {
-  BackupInfo, BackupTenant, CloneReport, CreateBackupOptions, PruneOptions, PruneReport, ProgressOptions,
-  RestoreReport, UnfinishedBackup, VerifyReport,
+  BackupInfo, BackupTenant, CloneReport, CreateBackupOptions, PruneOptions, PruneReport,
+  ProgressOptions, RestoreReport, UnfinishedBackup, VerifyReport,
 } from './backup-reports.ts';
 
 /** Who asked (the facade's audit context), passed through to the audit log untouched. */

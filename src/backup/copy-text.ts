@@ -26,11 +26,13 @@ export function copyField(value: string | null): string {
  */
 export function encodeCopyRows(rows: readonly TextRow[]): string {
   let text = '';
-  for (const row of rows) {
-    text += row.map(copyField).join('\t');
-    text += '\n';
-  }
+  for (const row of rows) text += encodeCopyRow(row);
   return text;
+}
+
+/** One row as a COPY text line, its newline included. */
+export function encodeCopyRow(row: TextRow): string {
+  return `${row.map(copyField).join('\t')}\n`;
 }
 
 const corrupt = (detail: string): TenancyError =>

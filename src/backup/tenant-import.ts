@@ -10,7 +10,8 @@ import { rowSink, type BulkStyle, type BulkTable } from './bulk-insert.ts';
 import { decodeCopyRows } from './copy-text.ts';
 import { tableDigest, type ExportedTable, type ExportPart, type TextRow } from './tenant-export.ts';
 import {
-  advanceSequences, qualifiedTable, scanOwnRowsOnly, tenantColumn, tenantTables, usePortableText, type ColumnShape, type TableShape,
+  advanceSequences, qualifiedTable, scanOwnRowsOnly, tenantColumn, tenantTables, usePortableText,
+  type ColumnShape, type TableShape,
 } from './tenant-tables.ts';
 
 /** Rewrites the rows of one table on their way in (re-encryption under another tenant's keys). */

@@ -5,30 +5,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConfigInput, Isolation } from '../../src/config/schema.ts';
 import { Tenancy } from '../../src/index.ts';
-import { serverAvailable, serverUrl, tenantName } from '../support/drivers.ts';
+import {
+  onServer, serverAvailable, serverUrl, tenantName, withDatabase,
+} from '../support/drivers.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-function withDatabase(url: string, database: string): string {
-  const next = new URL(url);
-  next.pathname = `/${database}`;
-  return next.toString();
-}
-
-async function sql<R extends object>(url: string, text: string, params: unknown[] = []):
-  Promise<R[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<R>(text, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 describe('a region move seen from another process', () => {
   const suffix = randomBytes(4).toString('hex');
@@ -41,7 +25,9 @@ describe('a region move seen from another process', () => {
   beforeAll(async () => {
     if (!await serverAvailable()) throw new Error('the Postgres server does not answer');
     dataDir = await mkdtemp(join(tmpdir(), 'tenancy-atk-move-'));
-    for (const name of Object.values(databases)) await sql(serverUrl, `CREATE DATABASE "${name}"`);
+    for (const name of Object.values(databases)) {
+      await onServer(serverUrl, `CREATE DATABASE "${name}"`);
+    }
     config = {
       dataDir, logLevel: 'silent', catalogRegion: 'eu', defaultRegion: 'eu',
       regions: {
@@ -59,7 +45,8 @@ describe('a region move seen from another process', () => {
     await tenancy?.close();
     await other?.close();
     for (const name of Object.values(databases)) {
-      await sql(serverUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).catch(() => undefined);
+      await onServer(serverUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
+        .catch(() => undefined);
     }
     if (dataDir !== '') await rm(dataDir, { recursive: true, force: true });
   });

@@ -4,28 +4,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConfigInput, Isolation } from '../../src/config/schema.ts';
 import { Tenancy } from '../../src/index.ts';
-import { serverAvailable, serverUrl, tenantName } from '../support/drivers.ts';
-
-function withDatabase(url: string, database: string): string {
-  const next = new URL(url);
-  next.pathname = `/${database}`;
-  return next.toString();
-}
-
-async function sql<R extends object>(url: string, text: string, params: unknown[] = []):
-  Promise<R[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<R>(text, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
+import {
+  onServer, serverAvailable, serverUrl, tenantName, withDatabase,
+} from '../support/drivers.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -38,7 +22,9 @@ describe('a region move and a session already in flight', () => {
   beforeAll(async () => {
     if (!await serverAvailable()) throw new Error('the Postgres server does not answer');
     dataDir = await mkdtemp(join(tmpdir(), 'tenancy-atk-move-'));
-    for (const name of Object.values(databases)) await sql(serverUrl, `CREATE DATABASE "${name}"`);
+    for (const name of Object.values(databases)) {
+      await onServer(serverUrl, `CREATE DATABASE "${name}"`);
+    }
     const config: ConfigInput = {
       dataDir, logLevel: 'silent', catalogRegion: 'eu', defaultRegion: 'eu',
       regions: {
@@ -54,14 +40,15 @@ describe('a region move and a session already in flight', () => {
   afterAll(async () => {
     await tenancy?.close();
     for (const name of Object.values(databases)) {
-      await sql(serverUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).catch(() => undefined);
+      await onServer(serverUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
+        .catch(() => undefined);
     }
     if (dataDir !== '') await rm(dataDir, { recursive: true, force: true });
   });
 
   /** The tenant's rows (row isolation) or schema (schema isolation) left in eu. */
   async function leftInEu(id: string): Promise<number> {
-    const [row] = await sql<{ n: string }>(withDatabase(serverUrl, databases.eu), `SELECT
+    const [row] = await onServer<{ n: string }>(withDatabase(serverUrl, databases.eu), `SELECT
         (SELECT count(*) FROM pg_namespace WHERE nspname = $2)
       + (SELECT count(*) FROM tenancy_rows.documents WHERE tenant_id = $1) AS n`,
     [id, `tenant_${id}`]);

@@ -4,10 +4,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import type { ConfigInput } from '../../src/config/schema.ts';
 import { Tenancy, type OpenOptions, type TenancyError } from '../../src/index.ts';
-import { serverAvailable, serverUrl } from '../support/drivers.ts';
+import { onServer, serverAvailable, serverUrl, withDatabase } from '../support/drivers.ts';
 import { startSecondServer, type SecondServer } from '../support/second-server.ts';
 
 export interface TwoRegions {
@@ -20,23 +19,6 @@ export interface TwoRegions {
     params?: unknown[], database?: string): Promise<R[]>;
   open(options?: OpenOptions, extra?: Partial<ConfigInput>): Promise<Tenancy>;
   cleanup(): Promise<void>;
-}
-
-function withDatabase(url: string, database: string): string {
-  const next = new URL(url);
-  next.pathname = `/${database}`;
-  return next.toString();
-}
-
-async function onServer<R extends object>(url: string, text: string, params: unknown[] = []):
-  Promise<R[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<R>(text, params)).rows;
-  } finally {
-    await client.end();
-  }
 }
 
 /** Starts the second server and makes a fresh database on each. Fails under CI without pg. */

@@ -37,10 +37,23 @@ export function serverAvailable(): Promise<boolean> {
   return serverChecked;
 }
 
-function withDatabase(url: string, database: string): string {
+/** `url` pointed at another database of the same server. */
+export function withDatabase(url: string, database: string): string {
   const next = new URL(url);
   next.pathname = `/${database}`;
   return next.toString();
+}
+
+/** Runs one statement on a short-lived connection to `url` and returns its rows. */
+export async function onServer<R extends object>(url: string, text: string,
+  params: unknown[] = []): Promise<R[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<R>(text, params)).rows;
+  } finally {
+    await client.end();
+  }
 }
 
 export interface TestDeployment {
